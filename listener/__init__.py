@@ -1,0 +1,1 @@
+"""receptor-planner worker service: events, pipeline, database I/O, logging, CLI."""

@@ -1,0 +1,45 @@
+"""`receptor-planner` command line: one subcommand per module in `listener/commands/`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "solve": ("listener.commands.solve", "solve a plan file offline and print the job lines"),
+    "listen": ("listener.commands.listen", "run the worker: claim runs from the database and solve them"),
+    "demo": ("listener.commands.demo", "end-to-end demo on a throwaway local PostgreSQL"),
+    "status": ("listener.commands.status", "workers, queue and recent failures, for on-call staff"),
+    "health": ("listener.commands.health", "exit non-zero when this container's worker loop is stale"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="receptor-planner", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            command_parser.set_defaults(_missing=module_name)
+            continue
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", None):
+        print(f"receptor-planner: '{args.command}' is not available in this build", file=sys.stderr)
+        return 1
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
