@@ -1,0 +1,178 @@
+"""Column generation: grow the LP master's pattern pool until no column can improve it.
+
+Each round solves the LP, then prices one line per kind (generic lines, each partial-line
+class) with the duals; every improving pattern CP-SAT meets on its way is added. The
+returned bound is the Lagrangian bound LP - sum(multiplicity * best possible reduced
+value), valid even when the loop stops early (time, cancel); after convergence it equals
+the LP value, the usual proof for the integer master.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from constraints.control import Control
+from constraints.master import Column, Duals, Master
+from constraints.patterns import Context, Pattern, matches
+from constraints.pricing import SCALE, LineSearch
+
+EPS = 1e-6
+
+
+@dataclass
+class CgOutcome:
+    value: float | None  # LP optimum on the final pool (None if the LP failed)
+    bound: float  # valid lower bound of the full (all patterns) LP
+    converged: bool
+    rounds: int
+    seconds: float
+
+
+class Pricers:
+    """One-line models cached by (lock, cap, pairing): building posts every clause once."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._cache: dict[tuple, LineSearch] = {}
+
+    def get(self, lock=(), cap=None, pairing=False) -> LineSearch:
+        key = (lock, cap, pairing)
+        if key not in self._cache:
+            self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap, pairing=pairing)
+        return self._cache[key]
+
+
+def _value(ctx: Context, duals: Duals, p: Pattern, constant: float) -> float:
+    return sum(duals.rows[(u, t)] for t, u in enumerate(p, 1)) + constant
+
+
+def generate(
+    master: Master,
+    pricers: Pricers,
+    control: Control,
+    phase: str,
+    *,
+    max_rounds: int = 10_000,
+    budget_s: float | None = None,
+) -> CgOutcome:
+    ctx, stage = master.ctx, master.stage
+    started = time.monotonic()
+    error = (ctx.T + 2) / SCALE  # rounding of the scaled pricing objective
+    generic_mult = (stage.lines or (0, ctx.max_generic))[1]
+    value: float | None = None
+    bound = -math.inf
+    rounds = 0
+    while True:
+        value = master.solve()
+        if value is None:
+            return CgOutcome(None, -math.inf, False, rounds, time.monotonic() - started)
+        over = budget_s is not None and time.monotonic() - started > budget_s
+        if rounds >= max_rounds or control.stopped or over:
+            break
+        rounds += 1
+        duals = master.duals()
+        added, penalty, exact = 0, 0.0, True
+        jobs = [(pricers.get(cap=stage.cap, pairing=stage.pairing), None, generic_mult)]
+        jobs += [
+            (pricers.get(lock=c.lock, cap=stage.cap), i, c.count) for i, c in enumerate(ctx.classes)
+        ]
+        for search, cls, mult in jobs:
+            const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
+            out = search.price(control, duals.rows, const, duals.pairs, phase=phase)
+            exact &= out.optimal
+            penalty += mult * max(0.0, out.bound + error)
+            for priced in out.found:
+                p = priced.pattern
+                v = _value(ctx, duals, p, const)
+                if priced.pair is not None:
+                    col = Column(p, pair=priced.pair)
+                    v += matches(p, ctx.current[priced.pair][0]) + duals.pairs[priced.pair]
+                else:
+                    col = Column(p, cls=cls)
+                if v > EPS and master.add(col):
+                    added += 1
+        if exact:
+            bound = max(bound, value - penalty)
+        control.report(phase, value, bound if bound > -math.inf else None)
+        integral_gap_closed = exact and math.ceil(value - 1e-6) <= math.ceil(bound - 1e-6)
+        if not added or integral_gap_closed:  # integer objectives: ceil(bound) cannot improve
+            return CgOutcome(
+                value,
+                max(bound, value) if exact else bound,
+                exact,
+                rounds,
+                time.monotonic() - started,
+            )
+    return CgOutcome(value, bound, False, rounds, time.monotonic() - started)
+
+
+def dive(
+    master: Master, pricers: Pricers, control: Control, phase: str, *, rounds_per_step: int = 30
+) -> dict[Column, int] | None:
+    """Price-and-fix: commit the integer part of the LP, round one fraction up, re-price.
+
+    The residual problem shrinks every step, so this reaches an integer plan in a few dozen
+    LPs; it usually lands on ceil(LP bound) and then the integer master has nothing to prove.
+    Returns column -> count, or None when rounding made the residual infeasible.
+    """
+    try:
+        last: tuple[int, int] | None = None  # the latest round-up, undone if it fails
+        while not control.stopped:
+            cg = generate(master, pricers, control, phase, max_rounds=rounds_per_step)
+            if cg.value is None:
+                if last is None:
+                    return None
+                i, before = last
+                master.fix(i, before)
+                master.forbid_above(i, before)  # branch the other way and go on
+                last = None
+                continue
+            x = master.values()
+            moved = False
+            for i, xi in enumerate(x):
+                f = math.floor(xi + EPS)
+                if f > master.lower.get(i, 0):
+                    master.fix(i, f)
+                    moved = True
+            fractional = [
+                (xi - math.floor(xi), i)
+                for i, xi in enumerate(x)
+                if xi - math.floor(xi + EPS) > EPS
+            ]
+            if not fractional:
+                return {master.columns[i]: round(xi) for i, xi in enumerate(x) if round(xi)}
+            if not moved:
+                _, i = max(fractional)
+                last = (i, master.lower.get(i, 0))
+                master.fix(i, math.floor(x[i]) + 1)
+            else:
+                last = None
+        return None
+    finally:
+        master.unfix()
+
+
+def seed_pairs(master: Master, per_current: int = 3) -> int:
+    """Stability warm start: pair each current pattern with its closest pooled patterns.
+
+    Cheap (vectorised Hamming distances) and it saves most pricing rounds: the LP starts
+    with every "keep this line as it is / nearly as it is" option it can already see.
+    """
+    ctx = master.ctx
+    pool = sorted({c.pattern for c in master.columns if c.cls is None and master.allowed(c)})
+    if not pool or not ctx.current:
+        return 0
+    codes = {u.code: i + 1 for i, u in enumerate(ctx.plan.units)}
+    a = np.array([[codes[u] for u in p] for p in pool], dtype=np.int32)
+    added = 0
+    for j, (q, _) in enumerate(ctx.current):
+        b = np.array([codes.get(u, -1) if u is not None else -1 for u in q], dtype=np.int32)
+        score = (a == b).sum(axis=1)
+        for i in np.argsort(-score, kind="stable")[:per_current]:
+            if score[i] > 0:
+                added += master.add(Column(pool[i], pair=j))
+    return added

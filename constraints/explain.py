@@ -1,0 +1,276 @@
+"""Why a plan cannot be solved, in words a workforce manager understands.
+
+Two layers. `prechecks` are counting arguments that run in milliseconds and catch the common
+causes (a term's demand against the line limits, a rule's total demand against what the
+units offer, locked lines that break a rule or overfill a unit, six-month units that cannot
+tile their demand). `explain` runs when only the solver can tell: the phase-1 LP duals name
+the demand rows and limits in the infeasibility certificate, and dropping each rule set in
+turn names the rule sets that are needed for the conflict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ortools.sat.python import cp_model
+
+from constraints.control import Control
+from constraints.patterns import Context
+from constraints.plan import EXPERIENCE_NAMES
+from constraints.rotations import LineShapeError, make_rotation, read_line
+from constraints.rules import Total, get_rule_set
+
+
+def prechecks(ctx: Context) -> list[str]:
+    out: list[str] = []
+    out += _locked(ctx)
+    if ctx.plan.params.allow_shortfall:
+        return out  # minimum demand is a penalty then; only hard limits can refuse
+    out += _term_totals(ctx)
+    out += _six_month(ctx)
+    if not out:
+        out += _rule_totals(ctx)
+    return out
+
+
+def _rule_of(ctx: Context) -> dict[int, str]:
+    """Clause index -> rule-set name (the clauses are concatenated in constraint order)."""
+    owners: dict[int, str] = {}
+    i = 0
+    for name in ctx.plan.constraints:
+        for _ in get_rule_set(name).clauses_for(ctx.plan):
+            owners[i] = name
+            i += 1
+    return owners
+
+
+def _locked(ctx: Context) -> list[str]:
+    plan, out = ctx.plan, []
+    owners = _rule_of(ctx)
+    for ln in ctx.full_locked:
+        try:
+            rotations = read_line(plan, ln.rotations)
+        except LineShapeError as e:
+            out.append(f"Locked line {ln.label} is not a valid line: {e}.")
+            continue
+        for i, clause in enumerate(ctx.clauses):
+            for v in clause.violations(rotations):
+                out.append(f"Locked line {ln.label} breaks {owners[i]}: {v}.")
+    if ctx.fixed_lines > (plan.params.max_lines if plan.params.max_lines is not None else 10**9):
+        out.append(
+            f"There are {ctx.fixed_lines} locked lines but only {plan.params.max_lines} lines "
+            "are allowed."
+        )
+    for (u, t), used in sorted(ctx.locked_usage.items()):
+        row = plan.demand_by_key.get((u, t))
+        if row is None:
+            out.append(f"{u} is closed in term {t} but locked lines use it {used} time(s).")
+        elif used > row.max:
+            out.append(
+                f"{u} in term {t}: locked lines already use {used} places but the maximum is "
+                f"{row.max}."
+            )
+    if not out:
+        from constraints.pricing import LineSearch  # local: pricing imports the solver stack
+
+        for cls in ctx.classes:
+            search = LineSearch(ctx, lock=cls.lock)
+            solver = cp_model.CpSolver()
+            solver.parameters.max_time_in_seconds = 1.0
+            solver.parameters.num_workers = 1
+            if search.empty or solver.solve(search.model) == cp_model.INFEASIBLE:
+                locks = ", ".join(f"{u} in term {t}" for t, u in cls.lock)
+                rules = " and ".join(plan.constraints) or "the open units"
+                out.append(
+                    f"Partially locked line {cls.labels[0]} ({locks}) cannot be completed into "
+                    f"a line that obeys {rules}."
+                )
+    return out
+
+
+def _term_totals(ctx: Context) -> list[str]:
+    plan, out = ctx.plan, []
+    mins = {t: sum(d.min for d in plan.demand if d.term == t) for t in plan.ordinals}
+    maxs = {t: sum(d.max for d in plan.demand if d.term == t) for t in plan.ordinals}
+    name = {t.ordinal: t.name for t in plan.terms}
+    cap = plan.params.max_lines
+    for t in plan.ordinals:
+        if cap is not None and mins[t] > cap:
+            out.append(
+                f"{name[t]}: minimum demand adds up to {mins[t]} but only {cap} lines are allowed."
+            )
+    need = max(mins.values(), default=0)
+    floor = plan.params.min_lines or 0
+    for t in plan.ordinals:
+        if maxs[t] < floor:
+            out.append(
+                f"{name[t]}: maximum demand adds up to {maxs[t]} but at least {floor} lines are "
+                "required (every line needs a unit in every term)."
+            )
+        elif maxs[t] < need:
+            worst = max(plan.ordinals, key=lambda s: mins[s])
+            out.append(
+                f"{name[worst]} needs at least {need} lines (its minimum demand) but "
+                f"{name[t]} has places for only {maxs[t]} (its maximum demand), and every line "
+                "needs a unit in every term."
+            )
+    return out
+
+
+def _six_month(ctx: Context) -> list[str]:
+    plan, out = ctx.plan, []
+    T = plan.term_count
+    for u in plan.units:
+        if u.span_terms != 2:
+            continue
+        rows = {t: plan.demand_by_key.get((u.code, t)) for t in plan.ordinals}
+        m = cp_model.CpModel()
+        starts = {}
+        for t in plan.ordinals:
+            ok = t < T and rows[t] is not None and rows[t + 1] is not None
+            starts[t] = m.new_int_var(0, max((r.max for r in rows.values() if r), default=0) if ok else 0, "s")
+        for t in plan.ordinals:
+            count = starts[t] + (starts[t - 1] if t > 1 else 0)
+            lo, hi = (rows[t].min, rows[t].max) if rows[t] else (0, 0)
+            m.add(count >= lo)
+            m.add(count <= hi)
+        if cp_model.CpSolver().solve(m) == cp_model.INFEASIBLE:
+            asked = ", ".join(
+                f"{r.min}-{r.max} in term {t}" if r.min != r.max else f"{r.min} in term {t}"
+                for t, r in rows.items()
+                if r is not None
+            )
+            out.append(
+                f"Six-month unit {u.code} cannot be staffed as demanded ({asked}): each of its "
+                "rotations covers two consecutive terms and may start in any term but the "
+                "last, so these numbers cannot all be met."
+            )
+    return out
+
+
+def _rotations_offered(ctx: Context, measure) -> int:
+    """Most of a per-rotation measure the whole year's maximum demand can provide."""
+    plan, total = ctx.plan, 0
+    for u in plan.units:
+        per_term = [
+            measure(make_rotation(plan, u, t)) * plan.demand_by_key[(u.code, t)].max
+            for t in plan.ordinals
+            if (u.code, t) in plan.demand_by_key and t + u.span_terms - 1 <= plan.term_count
+        ]
+        total += sum(per_term) // u.span_terms if u.span_terms > 1 else sum(per_term)
+    return total
+
+
+def _rotations_required(ctx: Context, measure) -> int:
+    plan, total = ctx.plan, 0
+    for d in plan.demand:
+        u = plan.unit_by_code[d.unit]
+        if d.term + u.span_terms - 1 <= plan.term_count:
+            total += measure(make_rotation(plan, u, d.term)) * d.min
+        elif u.span_terms > 1:  # last term of a six-month unit: counted with its start
+            continue
+    return total
+
+
+def _lines_needed(ctx: Context) -> int:
+    plan = ctx.plan
+    need = max((sum(d.min for d in plan.demand if d.term == t) for t in plan.ordinals), default=0)
+    return max(need, plan.params.min_lines or 0)
+
+
+def _lines_possible(ctx: Context) -> int:
+    plan = ctx.plan
+    most = min((sum(d.max for d in plan.demand if d.term == t) for t in plan.ordinals), default=0)
+    return most if plan.params.max_lines is None else min(most, plan.params.max_lines)
+
+
+def _rule_totals(ctx: Context) -> list[str]:
+    """A rule's per-line minimum (or maximum) times the line count against what demand allows."""
+    out: list[str] = []
+    owners = _rule_of(ctx)
+    need, most = _lines_needed(ctx), _lines_possible(ctx)
+    for i, clause in enumerate(ctx.clauses):
+        if not isinstance(clause, Total):
+            continue
+        rule = owners[i]
+        if clause.at_least:
+            offered = _rotations_offered(ctx, clause.measure)
+            if offered < clause.at_least * need:
+                what = clause.what
+                cat = what.rsplit(" ", 1)[-1]
+                if what.startswith("rotations with experience") and cat in EXPERIENCE_NAMES:
+                    out.append(
+                        f"Every line needs at least {clause.at_least} rotation with experience "
+                        f"{cat} ({EXPERIENCE_NAMES[cat]}) under {rule}, but the units offering "
+                        f"{cat} have at most {offered} places across the year for the {need} "
+                        "lines the demand needs."
+                    )
+                else:
+                    out.append(
+                        f"Every line needs {what} of at least {clause.at_least} under {rule}, "
+                        f"but the units can provide at most {offered} in total across the year "
+                        f"for the {need} lines the demand needs."
+                    )
+        if clause.at_most is not None:
+            required = _rotations_required(ctx, clause.measure)
+            if required > clause.at_most * most:
+                out.append(
+                    f"The minimum demand needs {required} of {clause.what} across the year, but "
+                    f"{rule} allows at most {clause.at_most} per line and there can be at most "
+                    f"{most} lines."
+                )
+    return out
+
+
+def explain(ctx: Context, control: Control) -> list[str]:
+    """Beyond the counting checks: read the LP certificate, then test each rule set."""
+    from constraints.colgen import Pricers, generate
+    from constraints.master import Master, Stage
+
+    out = prechecks(ctx) or _rule_totals(ctx)
+    if out:
+        return out
+
+    def phase1(plan) -> tuple[bool, Master]:
+        c = Context(plan)
+        master = Master(c)
+        master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
+        cg = generate(master, Pricers(c), control, "explain", max_rounds=200)
+        return not (cg.converged and cg.bound > 1e-6), master
+
+    _, master = phase1(ctx.plan)
+    duals = master.duals()
+    plan = ctx.plan
+    rows = []
+    for k in ctx.rows:
+        lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
+        if lo_d > 1e-6 and plan.demand_by_key[k].min > 0:
+            rows.append((-lo_d, f"at least {plan.demand_by_key[k].min} in {k[0]} in term {k[1]}"))
+        if hi_d < -1e-6:
+            rows.append((hi_d, f"at most {plan.demand_by_key[k].max} in {k[0]} in term {k[1]}"))
+    rows.sort()
+    limits = []
+    if duals.lines < -1e-6 and plan.params.max_lines is not None:
+        limits.append(f"at most {plan.params.max_lines} lines")
+    if duals.lines > 1e-6 and plan.params.min_lines:
+        limits.append(f"at least {plan.params.min_lines} lines")
+    needed = []
+    for name in plan.constraints:
+        if control.stopped:
+            break
+        relaxed = dataclasses.replace(plan, constraints=tuple(c for c in plan.constraints if c != name))
+        feasible, _ = phase1(relaxed)
+        if feasible:
+            needed.append(name)
+    shown = [text for _, text in rows[:8]]
+    more = f" (and {len(rows) - 8} more demands)" if len(rows) > 8 else ""
+    parts = "; ".join(shown + limits) + more
+    rules = " and ".join(needed) if needed else "the units' open terms"
+    return [
+        f"These demands cannot all be met together under {rules}: {parts}.",
+        *(
+            f"Without {name} the demand could be met, so {name} is part of the conflict."
+            for name in needed
+        ),
+    ] if parts else [f"No set of lines can meet the demand under {rules}."]

@@ -1,0 +1,185 @@
+"""The LP master over pattern counts (GLOP), kept alive across stages so columns accumulate.
+
+Rows: each demand row min (with a shortfall slack) and max, the generic line count, one
+equality per partial-line class, one capacity row per current pattern (stability pairs) and
+the total shortfall. Columns: generic lines of a pattern, partial-class lines of a pattern,
+and stability pairs "a new line of pattern p paired with current pattern q". Stages only
+change objective coefficients and bounds; `duals()` feeds the pricing models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.linear_solver import pywraplp
+
+from constraints.patterns import Context, Pattern, matches
+
+INF = pywraplp.Solver.infinity()
+
+
+@dataclass(frozen=True)
+class Column:
+    pattern: Pattern
+    cls: int | None = None  # partial-line class index
+    pair: int | None = None  # current-pattern index (stability)
+
+    @property
+    def generic(self) -> bool:
+        return self.cls is None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Objective and bounds of one LP stage (see the solver for the sequence)."""
+
+    line_cost: float = 0.0  # per generic line
+    slack_cost: float = 1.0  # per unit of missing minimum demand
+    art_cost: float = 1.0  # phase-1 artificials on line-count and partial-class rows
+    slack_allowed: bool = True
+    shortfall_cap: float | None = None
+    lines: tuple[int, int] | None = None  # generic line-count bounds (default: params)
+    cap: int | None = None  # fairness: most service-or-nights rotations per line
+    pairing: bool = False  # stability columns active (cost = -matching terms)
+
+
+@dataclass
+class Duals:
+    rows: dict[tuple[str, int], float]
+    lines: float
+    classes: list[float]
+    pairs: list[float]
+
+
+class Master:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        s = pywraplp.Solver.CreateSolver("GLOP")
+        self.s = s
+        self.min_rows = {k: s.Constraint(ctx.lo[k], INF, f"min{k}") for k in ctx.rows}
+        self.max_rows = {k: s.Constraint(-INF, ctx.hi[k], f"max{k}") for k in ctx.rows}
+        self.lines_row = s.Constraint(ctx.min_generic, ctx.max_generic, "lines")
+        self.class_rows = [
+            s.Constraint(c.count, c.count, f"cls{i}") for i, c in enumerate(ctx.classes)
+        ]
+        self.pair_rows = [s.Constraint(-INF, m, f"pair{i}") for i, (_, m) in enumerate(ctx.current)]
+        self.short_row = s.Constraint(-INF, INF, "shortfall")
+        # Shortfall slacks (reported) and phase-1 artificials (line count, classes).
+        self.slack = {}
+        for k in ctx.rows:
+            v = s.NumVar(0, INF, f"slack{k}")
+            self.min_rows[k].SetCoefficient(v, 1)
+            self.short_row.SetCoefficient(v, 1)
+            self.slack[k] = v
+        self.art_lines = s.NumVar(0, INF, "art_lines")
+        self.lines_row.SetCoefficient(self.art_lines, 1)
+        self.art_classes = []
+        for row in self.class_rows:
+            v = s.NumVar(0, INF, "art_cls")
+            row.SetCoefficient(v, 1)
+            self.art_classes.append(v)
+        self.columns: list[Column] = []
+        self.vars: list = []
+        self.index: dict[Column, int] = {}
+        self.stage = Stage()
+        self.lower: dict[int, int] = {}
+        self.upper: dict[int, int] = {}
+        self.objective = s.Objective()
+        self.objective.SetMinimization()
+
+    # --- columns -------------------------------------------------------------------------
+    def cost(self, col: Column) -> float:
+        if col.cls is not None:
+            return 0.0  # partial lines are lines whatever happens; they cost nothing extra
+        if col.pair is not None:
+            return -matches(col.pattern, self.ctx.current[col.pair][0])
+        return self.stage.line_cost
+
+    def add(self, col: Column) -> bool:
+        if col in self.index:
+            return False
+        v = self.s.NumVar(0, INF, f"c{len(self.columns)}")
+        for t, u in enumerate(col.pattern, 1):
+            self.min_rows[(u, t)].SetCoefficient(v, 1)
+            self.max_rows[(u, t)].SetCoefficient(v, 1)
+        if col.cls is None:
+            self.lines_row.SetCoefficient(v, 1)
+        else:
+            self.class_rows[col.cls].SetCoefficient(v, 1)
+        if col.pair is not None:
+            self.pair_rows[col.pair].SetCoefficient(v, 1)
+        self.index[col] = len(self.columns)
+        self.columns.append(col)
+        self.vars.append(v)
+        self._configure(len(self.columns) - 1)
+        return True
+
+    def allowed(self, col: Column) -> bool:
+        if col.pair is not None and not self.stage.pairing:
+            return False
+        return self.stage.cap is None or self.ctx.load(col.pattern) <= self.stage.cap
+
+    def fix(self, i: int, lower: int) -> None:
+        """Diving: commit at least `lower` lines of column i."""
+        self.lower[i] = lower
+        self.vars[i].SetLb(lower)
+
+    def forbid_above(self, i: int, upper: int) -> None:
+        """Diving backtrack: the other branch, at most `upper` lines of column i."""
+        self.upper[i] = upper
+        self.vars[i].SetUb(upper)
+
+    def unfix(self) -> None:
+        for i in self.lower:
+            self.vars[i].SetLb(0)
+        self.lower.clear()
+        for i in self.upper:
+            self._configure(i)
+        self.upper.clear()
+
+    def _configure(self, i: int) -> None:
+        col, v = self.columns[i], self.vars[i]
+        allowed = self.allowed(col)
+        v.SetUb(INF if allowed else 0)
+        self.objective.SetCoefficient(v, self.cost(col) if allowed else 0.0)
+
+    # --- stages --------------------------------------------------------------------------
+    def set_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        o = self.objective
+        for v in self.slack.values():
+            o.SetCoefficient(v, stage.slack_cost)
+            v.SetUb(INF if stage.slack_allowed else 0.0)
+        for v in [self.art_lines, *self.art_classes]:
+            o.SetCoefficient(v, stage.art_cost)
+            v.SetUb(INF if stage.art_cost else 0.0)
+        self.short_row.SetUb(INF if stage.shortfall_cap is None else stage.shortfall_cap)
+        lo, hi = stage.lines if stage.lines else (self.ctx.min_generic, self.ctx.max_generic)
+        self.lines_row.SetBounds(lo, hi)
+        for i in range(len(self.columns)):
+            self._configure(i)
+
+    def solve(self) -> float | None:
+        status = self.s.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            return None
+        return self.objective.Value()
+
+    def duals(self) -> Duals:
+        ctx = self.ctx
+        rows = {k: self.min_rows[k].dual_value() + self.max_rows[k].dual_value() for k in ctx.rows}
+        return Duals(
+            rows=rows,
+            lines=self.lines_row.dual_value(),
+            classes=[r.dual_value() for r in self.class_rows],
+            pairs=[r.dual_value() for r in self.pair_rows],
+        )
+
+    def artificial(self) -> float:
+        return self.art_lines.solution_value() + sum(v.solution_value() for v in self.art_classes)
+
+    def shortfall(self) -> float:
+        return sum(v.solution_value() for v in self.slack.values())
+
+    def values(self) -> list[float]:
+        return [v.solution_value() for v in self.vars]

@@ -1,0 +1,307 @@
+"""solve(plan): the staged, pattern-based solve behind the engine API.
+
+Stages follow DOMAIN.md's priorities lexicographically; each one runs column generation on
+the shared LP master (its converged LP value is the stage's proven lower bound), then the
+integer master over the pooled patterns with every earlier stage's value fixed:
+
+  feasibility (phase 1) -> shortfall (if allowed) -> lines -> fairness -> stability
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from constraints import explain
+from constraints.colgen import Pricers, dive, generate, seed_pairs
+from constraints.control import Control, Stopped
+from constraints.intmaster import Assignment, Goal, StageResult, evaluate, from_counts, solve_stage
+from constraints.master import Column, Master, Stage
+from constraints.pairing import changed_rotations
+from constraints.patterns import Context, line_pattern
+from constraints.plan import Plan
+from constraints.progress import CancelToken, Progress, ProgressReporter
+from constraints.result import SolveResult, Status
+from constraints.solution import Objective, Shortfall, SolutionLine
+
+TOL = 1e-6
+
+
+def solve(
+    plan: Plan,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_interval_ms: int = 500,
+    cancel: CancelToken | None = None,
+) -> SolveResult:
+    started = time.monotonic()
+    control = Control(
+        time_limit_s=plan.params.time_limit_s,
+        seed=plan.params.seed,
+        deterministic=plan.params.deterministic,
+        cancel=cancel,
+        reporter=ProgressReporter(on_progress, progress_interval_ms, started),
+        started=started,
+    )
+    run = _Run(plan, control)
+    try:
+        result = run.execute()
+    except Stopped:
+        result = run.interrupted()
+    finally:
+        control.close()
+    control.report("done", None, None, force=True)
+    return result
+
+
+def _ceil(x: float) -> int:
+    return math.ceil(x - TOL)
+
+
+class _Run:
+    def __init__(self, plan: Plan, control: Control) -> None:
+        self.plan, self.control = plan, control
+        self.ctx: Context | None = None
+        self.best: Assignment | None = None
+        self.values: dict[str, int] = {}
+        self.bound: dict[str, int] = {}
+        self.proven: dict[str, bool] = {}
+        self.timing: dict[str, float] = {}
+        self.rounds: dict[str, int] = {}
+        self.master: Master | None = None
+
+    # --- stages ------------------------------------------------------------------------
+    def execute(self) -> SolveResult:
+        plan, control = self.plan, self.control
+        ctx = self.ctx = Context(plan)
+        reasons = explain.prechecks(ctx)
+        self.timing["prechecks"] = control.elapsed()
+        if reasons:
+            return self._infeasible(reasons)
+        master = self.master = Master(ctx)
+        pricers = self.pricers = Pricers(ctx)
+        for q, _ in ctx.current:  # stability: start from today's lines where still valid
+            if all(u is not None for u in q) and ctx.usable(q):  # type: ignore[arg-type]
+                master.add(Column(q))  # type: ignore[arg-type]
+        allow = plan.params.allow_shortfall
+
+        master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
+        cg = self._cg(master, pricers, "feasibility")
+        if cg.converged and cg.bound > TOL:
+            return self._infeasible(explain.explain(ctx, control))
+
+        short_cap = 0
+        if allow:
+            master.set_stage(Stage(slack_cost=1.0, art_cost=0.0))
+            cg = self._cg(master, pricers, "shortfall")
+            goal = Goal("shortfall", lower_bound=_ceil(cg.bound), allow_shortfall=True)
+            if not self._stage(goal, "shortfall"):
+                return self._infeasible(explain.explain(ctx, control))
+            short_cap = self.values["shortfall"]
+
+        master.set_stage(
+            Stage(
+                line_cost=1.0,
+                slack_cost=0.0,
+                art_cost=0.0,
+                slack_allowed=allow,
+                shortfall_cap=short_cap,
+            )
+        )
+        cg = self._cg(master, pricers, "lines")
+        goal = Goal(
+            "lines",
+            lower_bound=max(_ceil(cg.bound), 0),
+            shortfall_cap=short_cap,
+            allow_shortfall=allow,
+        )
+        if not self._stage(goal, "lines"):
+            return self._infeasible(explain.explain(ctx, control))
+        lines = self.values["lines"]
+
+        floor = max((ctx.fixed_load(ln.rotations) for ln in ctx.full_locked), default=0)
+        assert self.best is not None
+        high = max(self.best.max_load(ctx), floor)
+        penalty = ctx.max_generic + 1  # per missing unit: no line count can buy one back
+        f_lb = high
+        for cap in range(floor, high):
+            master.set_stage(
+                Stage(
+                    line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(0, lines), cap=cap
+                )
+            )
+            cg = self._cg(master, pricers, "fairness")
+            if cg.bound > lines + penalty * short_cap + TOL:
+                continue  # proven: no plan with this line count keeps every line under `cap`
+            f_lb = cap
+            break
+        self.bound["fairness"] = f_lb
+        self.timing["fairness_bound_at"] = round(control.elapsed(), 3)
+        if f_lb < high:
+            master.set_stage(
+                Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(lines, lines),
+                      cap=f_lb)
+            )
+            goal = Goal(
+                "fairness",
+                lower_bound=f_lb,
+                lines=lines,
+                shortfall_cap=short_cap,
+                allow_shortfall=allow,
+                fixed_load=floor,
+            )
+            self._stage(goal, "fairness")
+        self.values["fairness"] = max(self.best.max_load(ctx), floor)
+        self.proven["fairness"] = self.values["fairness"] <= f_lb
+        cap = self.values["fairness"]
+
+        if ctx.current:
+            master.set_stage(
+                Stage(
+                    line_cost=0.0,
+                    slack_cost=0.0,
+                    art_cost=0.0,
+                    slack_allowed=allow,
+                    shortfall_cap=short_cap,
+                    lines=(lines, lines),
+                    cap=cap,
+                    pairing=True,
+                )
+            )
+            seed_pairs(master)
+            # Stability only refines an optimal plan: keep time for the dive and the IP.
+            cg = self._cg(master, pricers, "stability", budget_s=0.4 * self.control.remaining)
+            base = ctx.T * max(lines, ctx.current_count)
+            goal = Goal(
+                "stability",
+                lower_bound=base + _ceil(cg.bound),
+                lines=lines,
+                cap=cap,
+                shortfall_cap=short_cap,
+                allow_shortfall=allow,
+            )
+            self._stage(goal, "stability")
+        return self._result()
+
+    def _cg(self, master: Master, pricers: Pricers, phase: str, budget_s: float | None = None):
+        cg = generate(master, pricers, self.control, phase, budget_s=budget_s)
+        self.control.check()
+        self.timing[f"{phase}_lp"] = round(cg.seconds, 3)
+        self.rounds[phase] = self.rounds.get(phase, 0) + cg.rounds
+        return cg
+
+    def _stage(self, goal: Goal, phase: str) -> bool:
+        """Dive for an integer plan; ask CP-SAT over the pool only if a gap remains."""
+        ctx, master = self.ctx, self.master
+        assert ctx is not None and master is not None
+        t0 = time.monotonic()
+        counts = dive(master, self.pricers, self.control, phase,
+                      rounds_per_step=3)
+        self.control.check()
+        self.timing[f"{phase}_dive"] = round(time.monotonic() - t0, 3)
+        found = from_counts(ctx, counts) if counts is not None else None
+        value = evaluate(ctx, found, goal) if found is not None else None
+        if value is None:
+            found = self.best
+            value = evaluate(ctx, found, goal) if found is not None else None
+        if value is not None and value <= goal.lower_bound:
+            out = StageResult(found, value, goal.lower_bound, True)
+        else:
+            t1 = time.monotonic()
+            work = max(1.0, 0.3 * self.control.remaining)
+            out = solve_stage(ctx, master.columns, goal, self.control, found, phase, work)
+            self.timing[f"{phase}_ip"] = round(time.monotonic() - t1, 3)
+            if out.assignment is None or (value is not None and out.value > value):
+                out = StageResult(found, value, out.bound, False) if found else out
+        self.bound[phase] = out.bound
+        self.timing[f"{phase}_done_at"] = round(self.control.elapsed(), 3)
+        if out.assignment is None:
+            return False
+        if "first_solution" not in self.timing:
+            self.timing["first_solution"] = round(self.control.elapsed(), 3)
+        self.best = out.assignment
+        self.values[phase] = out.value  # type: ignore[assignment]
+        self.proven[phase] = out.optimal
+        self.control.report(phase, out.value, out.bound, force=True)
+        return True
+
+    # --- results -----------------------------------------------------------------------
+    def interrupted(self) -> SolveResult:
+        if self.control.cancelled:
+            return self._result("CANCELLED")
+        if self.best is None:
+            return self._result("TIMEOUT")
+        return self._result("FEASIBLE")
+
+    def _infeasible(self, reasons: list[str]) -> SolveResult:
+        self.best = None
+        return self._result("INFEASIBLE", reasons)
+
+    def _result(self, status: Status | None = None, explanation: list[str] | None = None):
+        ctx, best = self.ctx, self.best
+        stats = {
+            "patterns": len(self.master.columns) if self.master else 0,
+            "cg_rounds": dict(self.rounds),
+            "proven": dict(self.proven),
+            "timing": {**self.timing, "total": round(self.control.elapsed(), 3)},
+        }
+        if ctx is None or best is None or status in ("CANCELLED", "INFEASIBLE"):
+            return SolveResult(
+                status or "TIMEOUT",
+                explanation=explanation or [],
+                bound=dict(self.bound),
+                statistics=stats,
+            )
+        lines = _lines(ctx, best)
+        loads = [ctx.fixed_load(ln.rotations) for ln in lines]
+        new = Counter(line_pattern(ctx.plan, ln.rotations) for ln in lines if ln.source == "new")
+        current = Counter(dict(ctx.current))
+        changed = (
+            changed_rotations(ctx.T, new, current) if ctx.current else ctx.T * sum(new.values())
+        )
+        shortfall = tuple(Shortfall(u, t, m) for (u, t), m in sorted(best.shortfall.items()))
+        objective = Objective(
+            shortfall=sum(s.missing for s in shortfall),
+            lines=len(lines),
+            max_service_nights=max(loads, default=0),
+            changed_rotations=changed,
+            shortfall_detail=shortfall,
+        )
+        if status is None:
+            stages = ["lines", "fairness"] + (["stability"] if ctx.current else [])
+            if ctx.plan.params.allow_shortfall:
+                stages.insert(0, "shortfall")
+            status = "OPTIMAL" if all(self.proven.get(s) for s in stages) else "FEASIBLE"
+        bound = dict(self.bound)
+        if "lines" in bound:
+            bound["lines"] += ctx.fixed_lines  # report totals, like the objective
+        return SolveResult(status, lines, objective, bound, explanation or [], stats)
+
+
+def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:
+    fixed: list[SolutionLine] = [
+        SolutionLine(ln.label, dict(ln.rotations), frozenset(ln.rotations), "locked")
+        for ln in ctx.full_locked
+    ]
+    for cls, counts in zip(ctx.classes, best.classes, strict=True):
+        patterns = [p for p in sorted(counts) for _ in range(counts[p])]
+        for label, p in zip(cls.labels, patterns, strict=True):
+            rotations = dict(zip(ctx.plan.ordinals, p, strict=True))
+            fixed.append(
+                SolutionLine(label, rotations, frozenset(t for t, _ in cls.lock), "partial")
+            )
+    fixed.sort(key=lambda ln: ln.label)
+    taken = {ln.label for ln in fixed}
+    out = list(fixed)
+    number = 0
+    for p in sorted(best.generic):
+        for _ in range(best.generic[p]):
+            number += 1
+            while f"L-{number:03d}" in taken:
+                number += 1
+            out.append(
+                SolutionLine(f"L-{number:03d}", dict(zip(ctx.plan.ordinals, p, strict=True)))
+            )
+    return out

@@ -1,0 +1,140 @@
+"""Database access: an asyncpg pool and one method per `planner.*` function.
+
+The worker never touches tables directly; every write is fenced by
+(run_id, worker_id, attempt) inside the database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from listener.sql import query
+
+# Errors that mean "the connection or server went away", worth retrying; anything else
+# (a raised exception inside a planner function) is an answer, not an outage.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+# Connection trouble or an error raised by the database.
+DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    id: UUID
+    organization_id: UUID
+    allocation_run_id: UUID
+    attempt: int
+    constraints: list[str]
+    params: dict[str, Any]
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb/json as Python objects on every connection (pooled or dedicated)."""
+    for typename in ("jsonb", "json"):
+        await conn.set_type_codec(
+            typename, schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"
+        )
+
+
+def connect_kwargs(statement_cache_size: int, timeout_s: float) -> dict[str, Any]:
+    return {
+        # 0 keeps us working behind a transaction-mode pooler (no named prepared statements).
+        "statement_cache_size": statement_cache_size,
+        "timeout": timeout_s,
+        "command_timeout": None,
+        "server_settings": {"application_name": "receptor-planner"},
+    }
+
+
+async def connect(url: str, *, statement_cache_size: int, timeout_s: float) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, **connect_kwargs(statement_cache_size, timeout_s))
+    await init_connection(conn)
+    return conn
+
+
+class PlannerDatabase:
+    """The planner API over a small pool. Create with `open()`; close with `close()`."""
+
+    def __init__(self, pool: asyncpg.Pool, *, timeout_s: float):
+        self._pool = pool
+        self._timeout = timeout_s
+
+    @classmethod
+    async def open(
+        cls, url: str, *, max_size: int, statement_cache_size: int, timeout_s: float
+    ) -> PlannerDatabase:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            init=init_connection,
+            **connect_kwargs(statement_cache_size, timeout_s),
+        )
+        return cls(pool, timeout_s=timeout_s)
+
+    async def close(self) -> None:
+        try:
+            await self._pool.close()
+        except Exception:
+            self._pool.terminate()
+
+    async def _fetchval(self, name: str, *args: Any, timeout: float | None = None) -> Any:
+        return await self._pool.fetchval(query(name), *args, timeout=timeout or self._timeout)
+
+    async def claim_run(self, worker_id: str) -> ClaimedRun | None:
+        row = await self._pool.fetchrow(query("claim_run"), worker_id, timeout=self._timeout)
+        if row is None or row["id"] is None:
+            return None
+        return ClaimedRun(
+            id=row["id"],
+            organization_id=row["organization_id"],
+            allocation_run_id=row["allocation_run_id"],
+            attempt=row["attempt"],
+            constraints=list(row["constraints"] or []),
+            params=dict(row["params"] or {}),
+        )
+
+    async def load_plan(self, run: ClaimedRun) -> dict[str, Any]:
+        return await self._fetchval("load_plan", run.id, run.organization_id)
+
+    async def heartbeat(self, run: ClaimedRun, worker_id: str, progress: dict | None) -> bool:
+        return bool(await self._fetchval("heartbeat", run.id, worker_id, run.attempt, progress))
+
+    async def complete_run(
+        self, run: ClaimedRun, worker_id: str, lines: list[dict], result: dict
+    ) -> bool:
+        # Replacing a large plan is one transaction in the database; allow it time.
+        owned = await self._fetchval(
+            "complete_run", run.id, worker_id, run.attempt, lines, result,
+            timeout=max(self._timeout, 60.0),
+        )  # fmt: skip
+        return bool(owned)
+
+    async def finish_run(
+        self, run: ClaimedRun, worker_id: str, state: str, result: dict | None, error: str
+    ) -> bool:
+        owned = await self._fetchval(
+            "finish_run", run.id, worker_id, run.attempt, state, result, error
+        )
+        return bool(owned)
+
+    async def release_run(self, run: ClaimedRun, worker_id: str) -> bool:
+        return bool(await self._fetchval("release_run", run.id, worker_id, run.attempt))
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY from a pooled connection (the LISTEN self-test)."""
+        await self._fetchval("listen_probe", channel, payload)
+
+    async def write_logs(self, entries: list[dict]) -> int:
+        return int(await self._fetchval("write_logs", entries) or 0)

@@ -1,0 +1,76 @@
+"""Loguru set-up: one JSON object per line on stdout (or readable text for humans).
+
+Run-bound records carry `run_id`, `organization_id` and `worker_id` as top-level JSON
+fields, so `jq 'select(.run_id == "...")'` follows one run across the whole log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from datetime import UTC
+from typing import Any, TextIO
+
+from loguru import logger
+
+# Bound fields shown first in text mode and always top-level in JSON.
+RUN_FIELDS = ("run_id", "organization_id", "worker_id")
+
+
+def record_to_json(record: dict[str, Any]) -> str:
+    """Flat JSON for one loguru record: time, level, message, bound fields, exception."""
+    out: dict[str, Any] = {
+        "time": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": record["name"],
+    }
+    for key, value in record["extra"].items():
+        if not key.startswith("_"):
+            out[key] = value
+    exc = record["exception"]
+    if exc is not None and exc.type is not None:
+        out["exception"] = {
+            "type": exc.type.__name__,
+            "message": str(exc.value),
+            "traceback": "".join(traceback.format_exception(exc.type, exc.value, exc.traceback)),
+        }
+    return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def _json_sink(stream: TextIO):
+    def write(message) -> None:
+        stream.write(record_to_json(message.record) + "\n")
+        stream.flush()
+
+    return write
+
+
+def _text_format(record: dict[str, Any]) -> str:
+    bound = " ".join(
+        f"{key}={{extra[{key}]}}" for key in record["extra"] if not key.startswith("_")
+    )
+    suffix = f" <dim>{bound}</dim>" if bound else ""
+    return (
+        "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}"
+        + suffix
+        + "\n{exception}"
+    )
+
+
+def configure_logging(fmt: str = "json", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Replace loguru's default handler with ours. Call once per process."""
+    stream = stream or sys.stdout
+    logger.remove()
+    if fmt == "json":
+        logger.add(_json_sink(stream), level=level, format="{message}", backtrace=False)
+    else:
+        logger.add(
+            stream,
+            level=level,
+            format=_text_format,
+            colorize=stream.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )

@@ -1,0 +1,28 @@
+"""Wake-up sources: what tells the worker to run a claim pass before the next poll.
+
+A source is only a hint. Claims always go through `planner.claim_run`, and the dispatcher
+polls on `PLANNER_POLL_INTERVAL_S` whatever the source does, so a lost hint costs latency,
+never a run.
+"""
+
+from __future__ import annotations
+
+from listener.config import Settings
+from listener.wakeup.base import WakeupEvents, WakeupSource
+
+
+def make_source(settings: Settings, *, notify) -> WakeupSource:
+    """The source named by PLANNER_WAKEUP. `notify(channel, payload)` sends a probe NOTIFY
+    from a pooled connection (used by the LISTEN source's self-test)."""
+    if settings.wakeup == "listen":
+        from listener.wakeup.listen import PgListenSource
+
+        return PgListenSource(settings, notify=notify)
+    if settings.wakeup == "poll":
+        from listener.wakeup.poll import PollOnlySource
+
+        return PollOnlySource(settings)
+    raise ValueError(f"unknown wake-up source {settings.wakeup!r}")
+
+
+__all__ = ["WakeupEvents", "WakeupSource", "make_source"]

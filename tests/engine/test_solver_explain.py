@@ -1,0 +1,69 @@
+"""Infeasible generated variants: the solver refuses and names the real cause."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from constraints import load_plan, solve
+from constraints.generator import generate_plan
+
+
+def refuse(variant: str, kind: str = "PGY2", lines: int = 120):
+    doc = generate_plan(kind, lines, 3, variant=variant)
+    doc["params"]["time_limit_s"] = 20
+    t0 = time.monotonic()
+    r = solve(load_plan(doc))
+    return doc, r, time.monotonic() - t0
+
+
+def test_term_demand_over_max_lines_names_the_term_and_the_numbers():
+    doc, r, _ = refuse("term_demand_over_max_lines")
+    cap = doc["params"]["max_lines"]
+    sums = {t["ordinal"]: 0 for t in doc["terms"]}
+    for row in doc["demand"]:
+        sums[row["term"]] += row["min"]
+    worst = max(sums, key=lambda t: sums[t])
+    assert r.status == "INFEASIBLE"
+    assert (f"Term {worst}: minimum demand adds up to {sums[worst]} but only {cap} lines "
+            "are allowed.") in r.explanation
+
+
+def test_experience_capacity_names_category_c_and_the_rule_set():
+    _, r, _ = refuse("experience_capacity")
+    assert r.status == "INFEASIBLE"
+    assert any("experience C" in e and "VIC_PGY2" in e for e in r.explanation)
+
+
+def test_locked_line_breaking_a_rule_is_named():
+    doc, r, _ = refuse("locked_breaks_rule")
+    label = doc["locked_lines"][0]["label"]
+    assert r.status == "INFEASIBLE"
+    assert any(label in e and "VIC_PGY2" in e and "subspecialty" in e for e in r.explanation)
+
+
+def test_six_month_unit_that_cannot_fit_is_named():
+    _, r, _ = refuse("six_month_cannot_fit")
+    assert r.status == "INFEASIBLE"
+    assert any("CLP6-X" in e and "six-month" in e.lower() for e in r.explanation)
+
+
+def test_demand_conflicting_with_a_rule_names_the_rule_and_the_nights():
+    _, r, _ = refuse("demand_conflicts_rule")
+    assert r.status == "INFEASIBLE"
+    text = " ".join(r.explanation)
+    assert "MAX_ONE_NIGHTS" in text
+    assert re.search(r"nights", text)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["term_demand_over_max_lines", "experience_capacity", "locked_breaks_rule",
+     "six_month_cannot_fit", "demand_conflicts_rule"],
+)
+def test_pgy1_variants_are_refused_with_an_explanation(variant):
+    _, r, _ = refuse(variant, "PGY1", 60)
+    assert r.status == "INFEASIBLE"
+    assert r.explanation and all(e.endswith(".") for e in r.explanation)

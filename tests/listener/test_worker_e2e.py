@@ -1,0 +1,282 @@
+"""End to end: real `python -m listener` processes against the session cluster.
+
+Each test inserts runs the way the UI does (a row in allocation_planner_runs) and awaits the
+row's state with a bounded poll; nothing here sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+import constraints
+from constraints.generator import generate_plan
+from tests.listener.conftest import FINAL_STATES, ready, wait_for_row, wait_for_state
+from tests.listener.plan_rounds import insert_plan_round
+
+pytestmark = [pytest.mark.e2e, pytest.mark.db]
+
+
+async def insert_run(conn, rnd, constraints_=("VIC_PGY2",), params=None) -> uuid.UUID:
+    return await conn.fetchval(
+        """insert into allocation_planner_runs (organization_id, allocation_run_id, constraints, params)
+           values ($1, $2, $3, $4) returning id""",
+        rnd.organization_id,
+        rnd.allocation_run_id,
+        list(constraints_),
+        params if params is not None else {"time_limit_s": 30, "seed": 0},
+    )
+
+
+async def table_lines(conn, round_id) -> list[constraints.SolutionLine]:
+    rows = await conn.fetch(
+        """select j.label, j.locked, r.term_ordinal, u.code, r.locked as rotation_locked
+           from job_lines j join rotations r on r.job_line_id = j.id join units u on u.id = r.unit_id
+           where j.allocation_run_id = $1 order by j.label, r.term_ordinal""",
+        round_id,
+    )
+    by_label: dict[str, dict[int, str]] = {}
+    locked: dict[str, set[int]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], {})[row["term_ordinal"]] = row["code"]
+        if row["locked"] or row["rotation_locked"]:
+            locked.setdefault(row["label"], set()).add(row["term_ordinal"])
+    return [
+        constraints.SolutionLine(label, rotations, frozenset(locked.get(label, ())))
+        for label, rotations in by_label.items()
+    ]
+
+
+async def log_rows(conn, run_id) -> list[dict]:
+    rows = await conn.fetch(
+        "select level, message, traceback, context, organization_id from planner_execution_logs "
+        "where run_id = $1 order by created_at",
+        run_id,
+    )
+    return [dict(r) for r in rows]
+
+
+@functools.cache
+def long_plan() -> dict:
+    """A realistic 400-line PGY2 round: the solver is still improving after a minute."""
+    return generate_plan("PGY2", 400, seed=1)
+
+
+async def long_round(conn):
+    return await insert_plan_round(conn, long_plan())
+
+
+LONG_PARAMS = {"time_limit_s": 60, "seed": 0}
+
+
+async def test_run_completes_with_lines_the_checker_accepts(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await make_round()
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd)
+
+    row = await wait_for_state(conn, run_id, FINAL_STATES, 60)
+
+    assert row["state"] == "COMPLETED", row["error"]
+    assert row["worker_id"] == worker.worker_id
+    assert row["result"]["status"] in ("OPTIMAL", "FEASIBLE")
+    lines = await table_lines(conn, rnd.allocation_run_id)
+    assert len(lines) == row["result"]["line_count"] >= 4
+    doc = await conn.fetchval("select planner.load_plan($1, $2)", run_id, rnd.organization_id)
+    report = constraints.check(constraints.load_plan(doc), lines)
+    assert report.violations == []
+    logs = await wait_for_row(
+        conn,
+        "select count(*) from planner_execution_logs where run_id = $1 and message like 'Run COMPLETED%'",
+        run_id,
+        timeout=10,
+    )
+    assert logs == 1
+
+
+async def test_infeasible_round_carries_the_explanation(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await make_round()  # minimum demand 4 per term
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params={"max_lines": 3, "time_limit_s": 30})
+
+    row = await wait_for_state(conn, run_id, FINAL_STATES, 60)
+
+    assert row["state"] == "INFEASIBLE", row["error"]
+    explanation = row["result"]["explanation"]
+    assert explanation and all(isinstance(reason, str) and reason for reason in explanation)
+    assert row["error"].startswith("No set of job lines meets every demand and rule")
+    assert explanation[0] in row["error"]
+    assert (
+        await conn.fetchval(
+            "select count(*) from job_lines where allocation_run_id = $1", rnd.allocation_run_id
+        )
+        == 0
+    )
+
+
+async def test_bad_input_fails_touches_nothing_else_and_worker_keeps_serving(
+    conn, empty_queue, make_round, start_worker
+):
+    good = await make_round()
+    bad = await make_round()
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    first = await insert_run(conn, good)
+    assert (await wait_for_state(conn, first, FINAL_STATES, 60))["state"] == "COMPLETED"
+    before = await conn.fetch("select id, label from job_lines order by id")
+    runs_before = await conn.fetch(
+        "select id, state, finished_at from allocation_planner_runs order by id"
+    )
+
+    bad_run = await insert_run(conn, bad, constraints_=("VIC_PGY2", "NOT_A_RULE"))
+    row = await wait_for_state(conn, bad_run, FINAL_STATES, 30)
+
+    assert row["state"] == "FAILED"
+    assert "NOT_A_RULE" in row["error"]
+    assert row["error"].startswith("The allocation round cannot be planned as entered")
+    failure = await wait_for_row(
+        conn,
+        "select context from planner_execution_logs where run_id = $1 and level = 'ERROR'",
+        bad_run,
+        timeout=10,
+    )
+    assert any("NOT_A_RULE" in p for p in failure["details"]["problems"])
+    assert failure["worker_id"] == worker.worker_id
+    assert await conn.fetch("select id, label from job_lines order by id") == before
+    runs_after = await conn.fetch(
+        "select id, state, finished_at from allocation_planner_runs where id <> $1 order by id",
+        bad_run,
+    )
+    assert runs_after == [r for r in runs_before]
+
+    # still serving: a good run after the bad one completes
+    again = await insert_run(conn, good)
+    assert (await wait_for_state(conn, again, FINAL_STATES, 60))["state"] == "COMPLETED"
+    assert worker.alive()
+
+
+async def test_runs_inserted_before_the_worker_started_are_processed(
+    conn, empty_queue, make_round, start_worker
+):
+    rounds = [await make_round() for _ in range(2)]
+    run_ids = [await insert_run(conn, rnd) for rnd in rounds]
+
+    start_worker(PLANNER_POLL_INTERVAL_S="300")  # the start-up claim pass must find them
+
+    for run_id in run_ids:
+        row = await wait_for_state(conn, run_id, FINAL_STATES, 90)
+        assert row["state"] == "COMPLETED", row["error"]
+
+
+async def test_progress_is_visible_during_a_long_solve(conn, empty_queue, make_round, start_worker):
+    rnd = await long_round(conn)
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
+    await wait_for_state(conn, run_id, ["GENERATING"], 10)
+
+    progress = await wait_for_row(
+        conn,
+        "select progress from allocation_planner_runs where id = $1 and state = 'GENERATING' "
+        "and (progress ->> 'elapsed_s')::float >= 1",
+        run_id,
+        timeout=20,
+    )
+
+    assert 0 <= progress["percent"] <= 100
+    assert {"elapsed_s", "objective", "bound", "solutions", "phase"} <= set(progress)
+    await conn.execute(
+        "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
+    )
+
+
+async def test_cancellation_stops_the_solve_within_two_seconds_and_writes_nothing(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await long_round(conn)
+    worker = start_worker(PLANNER_HEARTBEAT_S="30")  # the notification, not the heartbeat, must act
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
+    worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
+    await wait_for_row(
+        conn,
+        "select progress is not null from allocation_planner_runs where id = $1",
+        run_id,
+        timeout=20,
+    )
+
+    cancelled_at = time.monotonic()
+    await conn.execute(
+        "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
+    )
+    stopped = worker.wait_for_log(
+        lambda r: (
+            r.get("run_id") == str(run_id) and r["message"] == "Solve stopped; nothing written"
+        ),
+        5,
+    )
+
+    assert stopped["_received"] - cancelled_at < 2.0
+    row = await conn.fetchrow(
+        "select state, result, error from allocation_planner_runs where id = $1", run_id
+    )
+    assert (row["state"], row["result"], row["error"]) == ("CANCELLED", None, None)
+    assert (
+        await conn.fetchval(
+            "select count(*) from job_lines where allocation_run_id = $1", rnd.allocation_run_id
+        )
+        == 0
+    )
+    assert worker.alive()
+
+
+async def test_sigterm_releases_a_long_solve_to_pending(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await long_round(conn)
+    worker = start_worker(PLANNER_SHUTDOWN_GRACE_S="1")
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
+    worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
+
+    worker.signal(signal.SIGTERM)
+    exit_code = worker.wait_exit(20)
+
+    assert exit_code == 0
+    row = await conn.fetchrow(
+        "select state, worker_id, attempt from allocation_planner_runs where id = $1", run_id
+    )
+    assert (row["state"], row["worker_id"], row["attempt"]) == ("PENDING", None, 1)
+    assert "Released the run to PENDING for another worker" in worker.messages(run_id)
+    await conn.execute(
+        "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
+    )
+
+
+async def test_a_killed_solver_child_fails_the_run_and_the_worker_survives(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await long_round(conn)
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
+    started = worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
+
+    os.kill(started["child_pid"], signal.SIGKILL)
+    row = await wait_for_state(conn, run_id, FINAL_STATES, 10)
+
+    assert row["state"] == "FAILED"
+    assert "killed by SIGKILL" in row["error"]
+    other = await make_round()
+    follow_up = await insert_run(conn, other)
+    assert (await wait_for_state(conn, follow_up, FINAL_STATES, 60))["state"] == "COMPLETED"
