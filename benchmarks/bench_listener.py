@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -132,10 +133,19 @@ async def bench_latency(conn, runs: int) -> dict:
 
 
 async def bench_heartbeat_gap(conn, solve_s: float, heartbeat_s: float, log: Path) -> dict:
-    org, round_id = await conn.fetchrow(sql("bench_round"), 40, 1, 3)
+    # A realistic 400-line PGY2 round from the engine's generator: it uses the whole limit.
+    from constraints.generator import generate_plan
+    from tests.listener.plan_rounds import insert_plan_round
+
+    doc = generate_plan("PGY2", 400, seed=1)
+    plan_round = await insert_plan_round(conn, doc)
     params = {"time_limit_s": solve_s, "seed": 0}
     run_id = await conn.fetchval(
-        sql("bench_insert_run"), org, round_id, ["VIC_PGY2"], json.dumps(params)
+        sql("bench_insert_run"),
+        plan_round.organization_id,
+        plan_round.allocation_run_id,
+        list(doc["constraints"]),
+        json.dumps(params),
     )
     await wait_until(conn, run_id, ("GENERATING", *FINAL), 30)
     beats: list[float] = []
@@ -150,7 +160,7 @@ async def bench_heartbeat_gap(conn, solve_s: float, heartbeat_s: float, log: Pat
             beats.append(last.timestamp())
         await anyio.sleep(0.02)
     solved_s = time.monotonic() - started
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     worker_gap = None
     for line in log.read_text().splitlines():
         with contextlib.suppress(ValueError):

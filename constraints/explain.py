@@ -11,7 +11,6 @@ turn names the rule sets that are needed for the conflict.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from ortools.sat.python import cp_model
 
@@ -129,7 +128,9 @@ def _six_month(ctx: Context) -> list[str]:
         starts = {}
         for t in plan.ordinals:
             ok = t < T and rows[t] is not None and rows[t + 1] is not None
-            starts[t] = m.new_int_var(0, max((r.max for r in rows.values() if r), default=0) if ok else 0, "s")
+            starts[t] = m.new_int_var(
+                0, max((r.max for r in rows.values() if r), default=0) if ok else 0, "s"
+            )
         for t in plan.ordinals:
             count = starts[t] + (starts[t - 1] if t > 1 else 0)
             lo, hi = (rows[t].min, rows[t].max) if rows[t] else (0, 0)
@@ -259,7 +260,9 @@ def explain(ctx: Context, control: Control) -> list[str]:
     for name in plan.constraints:
         if control.stopped:
             break
-        relaxed = dataclasses.replace(plan, constraints=tuple(c for c in plan.constraints if c != name))
+        relaxed = dataclasses.replace(
+            plan, constraints=tuple(c for c in plan.constraints if c != name)
+        )
         feasible, _ = phase1(relaxed)
         if feasible:
             needed.append(name)
@@ -267,10 +270,14 @@ def explain(ctx: Context, control: Control) -> list[str]:
     more = f" (and {len(rows) - 8} more demands)" if len(rows) > 8 else ""
     parts = "; ".join(shown + limits) + more
     rules = " and ".join(needed) if needed else "the units' open terms"
-    return [
-        f"These demands cannot all be met together under {rules}: {parts}.",
-        *(
-            f"Without {name} the demand could be met, so {name} is part of the conflict."
-            for name in needed
-        ),
-    ] if parts else [f"No set of lines can meet the demand under {rules}."]
+    return (
+        [
+            f"These demands cannot all be met together under {rules}: {parts}.",
+            *(
+                f"Without {name} the demand could be met, so {name} is part of the conflict."
+                for name in needed
+            ),
+        ]
+        if parts
+        else [f"No set of lines can meet the demand under {rules}."]
+    )

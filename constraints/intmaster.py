@@ -203,7 +203,7 @@ def solve_stage(
             m.add_hint(v, hint.pairs.get(key, 0))
     out = control.run(m, phase, workers=2, work_cap=work_cap)
     bound = (
-        max(goal.lower_bound, int(round(out.solver.best_objective_bound)))
+        max(goal.lower_bound, round(out.solver.best_objective_bound))
         if out.found
         else goal.lower_bound
     )
@@ -216,5 +216,5 @@ def solve_stage(
         shortfall={k: s.value(v) for k, v in slack.items() if s.value(v)},
         pairs={k: s.value(v) for k, v in z.items() if s.value(v)},
     )
-    value = int(round(s.objective_value))
+    value = round(s.objective_value)
     return StageResult(assignment, value, bound, out.optimal or value <= goal.lower_bound)

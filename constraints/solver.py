@@ -57,7 +57,8 @@ def solve(
 
 
 def _ceil(x: float) -> int:
-    return math.ceil(x - TOL)
+    """Integer lower bound from an LP bound (0, always valid here, when there is none)."""
+    return math.ceil(x - TOL) if math.isfinite(x) else 0
 
 
 class _Run:
@@ -141,8 +142,13 @@ class _Run:
         self.timing["fairness_bound_at"] = round(control.elapsed(), 3)
         if f_lb < high:
             master.set_stage(
-                Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(lines, lines),
-                      cap=f_lb)
+                Stage(
+                    line_cost=1.0,
+                    slack_cost=penalty,
+                    art_cost=penalty,
+                    lines=(lines, lines),
+                    cap=f_lb,
+                )
             )
             goal = Goal(
                 "fairness",
@@ -174,9 +180,12 @@ class _Run:
             # Stability only refines an optimal plan: keep time for the dive and the IP.
             cg = self._cg(master, pricers, "stability", budget_s=0.4 * self.control.remaining)
             base = ctx.T * max(lines, ctx.current_count)
+            trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
+            lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
+            self.bound["stability"] = max(lp, trivial)
             goal = Goal(
                 "stability",
-                lower_bound=base + _ceil(cg.bound),
+                lower_bound=self.bound["stability"],
                 lines=lines,
                 cap=cap,
                 shortfall_cap=short_cap,
@@ -197,8 +206,15 @@ class _Run:
         ctx, master = self.ctx, self.master
         assert ctx is not None and master is not None
         t0 = time.monotonic()
-        counts = dive(master, self.pricers, self.control, phase,
-                      rounds_per_step=3)
+        # First dive on the pool as it is (LP re-solves only, milliseconds each); re-price
+        # while diving only if the pool alone cannot be rounded to a plan.
+        counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
+        quick = evaluate(ctx, from_counts(ctx, counts), goal) if counts is not None else None
+        if quick is None or quick > goal.lower_bound:
+            again = dive(master, self.pricers, self.control, phase, rounds_per_step=3)
+            value = evaluate(ctx, from_counts(ctx, again), goal) if again is not None else None
+            if value is not None and (quick is None or value < quick):
+                counts = again
         self.control.check()
         self.timing[f"{phase}_dive"] = round(time.monotonic() - t0, 3)
         found = from_counts(ctx, counts) if counts is not None else None

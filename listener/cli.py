@@ -6,13 +6,14 @@ import argparse
 import importlib
 import sys
 
-# name -> (module, one-line help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
+# name -> (module, one-line help).
+# Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "solve": ("listener.commands.solve", "solve a plan file offline and print the job lines"),
-    "listen": ("listener.commands.listen", "run the worker: claim runs from the database and solve them"),
+    "listen": ("listener.commands.listen", "run the worker: claim runs and solve them"),
     "demo": ("listener.commands.demo", "end-to-end demo on a throwaway local PostgreSQL"),
-    "status": ("listener.commands.status", "workers, queue and recent failures, for on-call staff"),
-    "health": ("listener.commands.health", "exit non-zero when this container's worker loop is stale"),
+    "status": ("listener.commands.status", "workers, queue and recent failures"),
+    "health": ("listener.commands.health", "exit non-zero when the worker loop is stale"),
 }
 
 

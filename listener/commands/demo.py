@@ -61,13 +61,13 @@ def _throwaway_database() -> Iterator[str]:
     from listener.local_postgres import throwaway_postgres
     from listener.migrations import apply_migrations
 
-    with console.status("Starting a throwaway PostgreSQL and applying the migrations..."):
-        with throwaway_postgres() as pg:
+    with throwaway_postgres() as pg:
+        with console.status("Applying the migrations and the seed..."):
             _apply_supabase_shim(pg.dsn)
             apply_migrations(pg.dsn)
-            cron = "with pg_cron" if pg.pg_cron else "without pg_cron (reaper not scheduled)"
-            console.print(f"[green]✓[/green] PostgreSQL on port {pg.port} {cron}, demo data loaded")
-            yield pg.dsn
+        cron = "with pg_cron" if pg.pg_cron else "without pg_cron (reaper not scheduled)"
+        console.print(f"[green]✓[/green] PostgreSQL on port {pg.port} {cron}, demo data loaded")
+        yield pg.dsn
     console.print("[green]✓[/green] Throwaway PostgreSQL stopped and deleted")
 
 
@@ -138,7 +138,7 @@ def _generate(url: str, args: argparse.Namespace, worker: subprocess.Popen, log:
             f"[green]✓[/green] Run {run_id} inserted for [bold]{round_name}[/bold] "
             f"with {constraints} (what the UI's Generate button does)"
         )
-        state, progress, result, error = _follow(conn, run_id, args.timeout, worker)
+        state, _progress, result, error = _follow(conn, run_id, args.timeout, worker)
         if state is None:
             console.print(f"[red]The worker stopped or timed out; its log: {log}[/red]")
             console.print(log.read_text()[-3000:])

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 import anyio
+from loguru import logger
 
 from listener.config import ConfigError, Settings, load_settings
 from listener.logs import configure_logging
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    logger.configure(extra={"worker_id": settings.worker_id})  # on every record, run or not
     return anyio.run(_serve, settings)
 
 

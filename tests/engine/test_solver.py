@@ -16,9 +16,17 @@ TERMS = [{"ordinal": t, "name": f"Term {t}", "weeks": 13} for t in range(1, 5)]
 
 
 def _unit(code, specialty, sub, exp, kind="clinical", nights=False, span=1, leave=0):
-    return {"code": code, "name": code, "specialty": specialty, "subspecialty": sub,
-            "experiences": exp, "kind": kind, "nights": nights, "span_terms": span,
-            "leave_weeks": leave}
+    return {
+        "code": code,
+        "name": code,
+        "specialty": specialty,
+        "subspecialty": sub,
+        "experiences": exp,
+        "kind": kind,
+        "nights": nights,
+        "span_terms": span,
+        "leave_weeks": leave,
+    }
 
 
 UNITS = [
@@ -38,16 +46,25 @@ def doc(n=8, constraints=("VIC_PGY2", "MAX_ONE_NIGHTS"), nights_min=1, **params)
     """n/4 doctors per core unit per term, optional psych/relief, `nights_min` on nights."""
     demand = []
     for t in range(1, 5):
-        demand += [{"unit": u, "term": t, "min": n // 4, "max": n // 4 + 1}
-                   for u in ("ED", "GM", "CARD", "SURG")]
-        demand += [{"unit": "PSY", "term": t, "min": 0, "max": 2},
-                   {"unit": "REL", "term": t, "min": 0, "max": n // 2},
-                   {"unit": "REL2", "term": t, "min": 0, "max": 2},
-                   {"unit": "NGT", "term": t, "min": nights_min, "max": 2},
-                   {"unit": "NGT2", "term": t, "min": 0, "max": 1}]
-    return {"name": "hand-written", "terms": TERMS, "units": UNITS, "demand": demand,
-            "constraints": list(constraints),
-            "params": {"time_limit_s": 20, "seed": 0, **params}}
+        demand += [
+            {"unit": u, "term": t, "min": n // 4, "max": n // 4 + 1}
+            for u in ("ED", "GM", "CARD", "SURG")
+        ]
+        demand += [
+            {"unit": "PSY", "term": t, "min": 0, "max": 2},
+            {"unit": "REL", "term": t, "min": 0, "max": n // 2},
+            {"unit": "REL2", "term": t, "min": 0, "max": 2},
+            {"unit": "NGT", "term": t, "min": nights_min, "max": 2},
+            {"unit": "NGT2", "term": t, "min": 0, "max": 1},
+        ]
+    return {
+        "name": "hand-written",
+        "terms": TERMS,
+        "units": UNITS,
+        "demand": demand,
+        "constraints": list(constraints),
+        "params": {"time_limit_s": 20, "seed": 0, **params},
+    }
 
 
 def solve_doc(d, **kw):
@@ -97,21 +114,24 @@ def test_each_rule_set_rejects_breaking_lines_and_accepts_compliant_ones(rule):
 
 
 def test_no_nights_keeps_nights_units_out_of_every_line():
-    plan, r = solve_doc(doc(8, constraints=["NO_NIGHTS"], nights_min=0))
+    _plan, r = solve_doc(doc(8, constraints=["NO_NIGHTS"], nights_min=0))
     assert r.status == "OPTIMAL"
     assert all(u not in ("NGT", "NGT2") for ln in r.lines for u in ln.rotations.values())
 
 
 def test_vic_pgy1_rejects_a_locked_line_without_d_experience():
-    terms = [{"ordinal": t, "name": f"Term {t}", "weeks": w} for t, w in
-             enumerate((10, 10, 10, 11, 11), 1)]
+    terms = [
+        {"ordinal": t, "name": f"Term {t}", "weeks": w}
+        for t, w in enumerate((10, 10, 10, 11, 11), 1)
+    ]
     d = doc(8, constraints=["VIC_PGY1"], nights_min=0)
     d["terms"] = terms
     d["demand"] = [dict(r) for r in d["demand"]] + [
         {"unit": u, "term": 5, "min": 0, "max": 4} for u in ("ED", "GM", "CARD", "SURG", "PSY")
     ]
-    d["locked_lines"] = [{"label": "X-1", "rotations": {
-        "1": "ED", "2": "GM", "3": "CARD", "4": "PSY", "5": "NGT"}}]
+    d["locked_lines"] = [
+        {"label": "X-1", "rotations": {"1": "ED", "2": "GM", "3": "CARD", "4": "PSY", "5": "NGT"}}
+    ]
     d["demand"].append({"unit": "NGT", "term": 5, "min": 0, "max": 1})
     _, r = solve_doc(d)
     assert r.status == "INFEASIBLE"
@@ -146,9 +166,10 @@ def test_full_and_partial_locks_are_kept_and_labelled():
 def test_resolving_with_the_previous_solution_changes_nothing():
     d = doc(12)
     _, first = solve_doc(d)
-    d["current_lines"] = [{"label": ln.label, "rotations": {str(t): u for t, u in
-                                                             ln.rotations.items()}}
-                          for ln in first.lines]
+    d["current_lines"] = [
+        {"label": ln.label, "rotations": {str(t): u for t, u in ln.rotations.items()}}
+        for ln in first.lines
+    ]
     plan, again = solve_doc(d)
     assert again.status == "OPTIMAL"
     assert again.objective.changed_rotations == 0
@@ -160,8 +181,10 @@ def test_stability_never_buys_a_line():
     """Current lines are 10 valid lines; demand needs only 9: lines win, one current is dropped."""
     d = doc(8)
     _, first = solve_doc(d)
-    current = [{"label": ln.label, "rotations": {str(t): u for t, u in ln.rotations.items()}}
-               for ln in first.lines]
+    current = [
+        {"label": ln.label, "rotations": {str(t): u for t, u in ln.rotations.items()}}
+        for ln in first.lines
+    ]
     current.append({"label": "extra", "rotations": dict(current[0]["rotations"])})
     d["current_lines"] = current
     plan, r = solve_doc(d)
@@ -187,8 +210,7 @@ def test_shortfall_mode_reports_missing_demand_per_unit_and_term():
 def test_without_shortfall_the_same_plan_is_infeasible_with_the_term_named():
     _, r = solve_doc(doc(8, max_lines=8))
     assert r.status == "INFEASIBLE"
-    assert any("Term 1: minimum demand adds up to 9 but only 8 lines" in e
-               for e in r.explanation)
+    assert any("Term 1: minimum demand adds up to 9 but only 8 lines" in e for e in r.explanation)
 
 
 def _big():
@@ -242,14 +264,16 @@ def test_progress_is_throttled_and_carries_figures():
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(4, 24),
-    rules=st.sampled_from([["VIC_PGY2"], ["VIC_PGY2", "MAX_ONE_NIGHTS"], ["NO_REPEAT_UNIT"],
-                           ["NO_NIGHTS"], []]),
+    rules=st.sampled_from(
+        [["VIC_PGY2"], ["VIC_PGY2", "MAX_ONE_NIGHTS"], ["NO_REPEAT_UNIT"], ["NO_NIGHTS"], []]
+    ),
     shortfall=st.booleans(),
     lock_first=st.booleans(),
 )
 def test_every_returned_solution_passes_the_checker(n, rules, shortfall, lock_first):
-    d = doc(n, constraints=rules, nights_min=0 if "NO_NIGHTS" in rules else 1,
-            allow_shortfall=shortfall)
+    d = doc(
+        n, constraints=rules, nights_min=0 if "NO_NIGHTS" in rules else 1, allow_shortfall=shortfall
+    )
     if lock_first:
         d["locked_lines"] = [{"label": "P-1", "rotations": {"2": "GM"}}]
     plan, r = solve_doc(d)

@@ -27,8 +27,9 @@ def test_term_demand_over_max_lines_names_the_term_and_the_numbers():
         sums[row["term"]] += row["min"]
     worst = max(sums, key=lambda t: sums[t])
     assert r.status == "INFEASIBLE"
-    assert (f"Term {worst}: minimum demand adds up to {sums[worst]} but only {cap} lines "
-            "are allowed.") in r.explanation
+    assert (
+        f"Term {worst}: minimum demand adds up to {sums[worst]} but only {cap} lines are allowed."
+    ) in r.explanation
 
 
 def test_experience_capacity_names_category_c_and_the_rule_set():
@@ -60,8 +61,13 @@ def test_demand_conflicting_with_a_rule_names_the_rule_and_the_nights():
 
 @pytest.mark.parametrize(
     "variant",
-    ["term_demand_over_max_lines", "experience_capacity", "locked_breaks_rule",
-     "six_month_cannot_fit", "demand_conflicts_rule"],
+    [
+        "term_demand_over_max_lines",
+        "experience_capacity",
+        "locked_breaks_rule",
+        "six_month_cannot_fit",
+        "demand_conflicts_rule",
+    ],
 )
 def test_pgy1_variants_are_refused_with_an_explanation(variant):
     _, r, _ = refuse(variant, "PGY1", 60)

@@ -7,10 +7,12 @@ row's state with a bounded poll; nothing here sleeps for a fixed time.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -24,8 +26,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
 async def insert_run(conn, rnd, constraints_=("VIC_PGY2",), params=None) -> uuid.UUID:
     return await conn.fetchval(
-        """insert into allocation_planner_runs (organization_id, allocation_run_id, constraints, params)
-           values ($1, $2, $3, $4) returning id""",
+        "insert into allocation_planner_runs (organization_id, allocation_run_id, constraints, "
+        "params) values ($1, $2, $3, $4) returning id",
         rnd.organization_id,
         rnd.allocation_run_id,
         list(constraints_),
@@ -36,7 +38,8 @@ async def insert_run(conn, rnd, constraints_=("VIC_PGY2",), params=None) -> uuid
 async def table_lines(conn, round_id) -> list[constraints.SolutionLine]:
     rows = await conn.fetch(
         """select j.label, j.locked, r.term_ordinal, u.code, r.locked as rotation_locked
-           from job_lines j join rotations r on r.job_line_id = j.id join units u on u.id = r.unit_id
+           from job_lines j join rotations r on r.job_line_id = j.id
+           join units u on u.id = r.unit_id
            where j.allocation_run_id = $1 order by j.label, r.term_ordinal""",
         round_id,
     )
@@ -52,13 +55,29 @@ async def table_lines(conn, round_id) -> list[constraints.SolutionLine]:
     ]
 
 
-async def log_rows(conn, run_id) -> list[dict]:
-    rows = await conn.fetch(
-        "select level, message, traceback, context, organization_id from planner_execution_logs "
-        "where run_id = $1 order by created_at",
-        run_id,
+async def round_lines(conn, rnd) -> list:
+    return await conn.fetch(
+        "select j.id, j.label, r.term_ordinal, r.unit_id from job_lines j "
+        "join rotations r on r.job_line_id = j.id where j.allocation_run_id = $1 "
+        "order by j.id, r.term_ordinal",
+        rnd.allocation_run_id,
     )
-    return [dict(r) for r in rows]
+
+
+async def process_dies(pid: int, timeout: float) -> bool:
+    """Bounded poll: True once `pid` is gone or a zombie (dead, not yet reaped)."""
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        await anyio.sleep(0.02)
+    return False
 
 
 @functools.cache
@@ -94,7 +113,8 @@ async def test_run_completes_with_lines_the_checker_accepts(
     assert report.violations == []
     logs = await wait_for_row(
         conn,
-        "select count(*) from planner_execution_logs where run_id = $1 and message like 'Run COMPLETED%'",
+        "select count(*) from planner_execution_logs "
+        "where run_id = $1 and message like 'Run COMPLETED%'",
         run_id,
         timeout=10,
     )
@@ -215,6 +235,8 @@ async def test_cancellation_stops_the_solve_within_two_seconds_and_writes_nothin
         timeout=20,
     )
 
+    lines_before = await round_lines(conn, rnd)
+    history_before = await conn.fetchval("select count(*) from job_lines_history")
     cancelled_at = time.monotonic()
     await conn.execute(
         "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
@@ -231,12 +253,8 @@ async def test_cancellation_stops_the_solve_within_two_seconds_and_writes_nothin
         "select state, result, error from allocation_planner_runs where id = $1", run_id
     )
     assert (row["state"], row["result"], row["error"]) == ("CANCELLED", None, None)
-    assert (
-        await conn.fetchval(
-            "select count(*) from job_lines where allocation_run_id = $1", rnd.allocation_run_id
-        )
-        == 0
-    )
+    assert await round_lines(conn, rnd) == lines_before  # the current lines, untouched
+    assert await conn.fetchval("select count(*) from job_lines_history") == history_before
     assert worker.alive()
 
 
@@ -280,3 +298,44 @@ async def test_a_killed_solver_child_fails_the_run_and_the_worker_survives(
     other = await make_round()
     follow_up = await insert_run(conn, other)
     assert (await wait_for_state(conn, follow_up, FINAL_STATES, 60))["state"] == "COMPLETED"
+
+
+async def test_a_second_sigterm_exits_at_once_and_kills_the_solver(conn, empty_queue, start_worker):
+    rnd = await long_round(conn)
+    worker = start_worker(PLANNER_SHUTDOWN_GRACE_S="60")
+    worker.wait_for_log(ready, 30)
+    await insert_run(conn, rnd, params=LONG_PARAMS)
+    started = worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
+
+    worker.signal(signal.SIGTERM)
+    worker.wait_for_log(lambda r: r["message"].startswith("SIGTERM received"), 5)
+    worker.signal(signal.SIGTERM)
+
+    assert worker.wait_exit(5) == 128 + signal.SIGTERM
+    assert await process_dies(started["child_pid"], timeout=2)
+
+
+async def test_a_cancellation_naming_another_organisation_is_refused(
+    conn, empty_queue, start_worker
+):
+    rnd = await long_round(conn)
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
+    worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
+
+    forged = json.dumps({"run_id": str(run_id), "organization_id": str(uuid.uuid4())})
+    await conn.execute("select pg_notify('planner_cancellations', $1)", forged)
+    refused = worker.wait_for_log(
+        lambda r: r["message"].startswith("Refused a cancellation notification"), 5
+    )
+
+    assert refused["run_id"] == str(run_id)
+    assert "Solve stopped; nothing written" not in worker.messages(run_id)
+    row = await conn.fetchrow(
+        "select state, worker_id from allocation_planner_runs where id = $1", run_id
+    )
+    assert (row["state"], row["worker_id"]) == ("GENERATING", worker.worker_id)
+    await conn.execute(
+        "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
+    )
