@@ -3,7 +3,8 @@
 
 # --- build: resolve the locked dependencies into /app/.venv --------------------------------
 FROM python:3.11-slim-bookworm AS build
-COPY --from=ghcr.io/astral-sh/uv:0.5.31 /uv /bin/uv
+# Same uv as the one that wrote uv.lock (lock revision 5), so `--frozen` reads it.
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
 # Dependencies first (a layer that survives code changes), exactly as locked in uv.lock.

@@ -47,15 +47,11 @@ def database() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    import psycopg
-
     from listener.local_postgres import throwaway_postgres
-    from listener.migrations import apply_migrations, apply_sql_file
+    from listener.migrations import apply_migrations
 
     with throwaway_postgres() as pg:
-        with psycopg.connect(pg.dsn, autocommit=True) as conn:
-            apply_sql_file(conn, ROOT / "tests" / "supabase_shim.sql")
-        apply_migrations(pg.dsn)
+        apply_migrations(pg.dsn, shim=True)
         yield pg.dsn
 
 

@@ -17,10 +17,13 @@ import numpy as np
 
 from constraints.control import Control
 from constraints.master import Column, Duals, Master
-from constraints.patterns import Context, Pattern, matches
+from constraints.pairprice import PairPricer, knapsack_penalty
+from constraints.patterns import Context, Pattern
 from constraints.pricing import SCALE, LineSearch
 
 EPS = 1e-6
+import os
+_DEBUG = os.environ.get('CGDEBUG')
 
 
 @dataclass
@@ -33,17 +36,23 @@ class CgOutcome:
 
 
 class Pricers:
-    """One-line models cached by (lock, cap, pairing): building posts every clause once."""
+    """One-line models cached by (lock, cap): building posts every clause once."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[tuple, LineSearch] = {}
+        self._pairs: PairPricer | None = None
 
-    def get(self, lock=(), cap=None, pairing=False) -> LineSearch:
-        key = (lock, cap, pairing)
+    def get(self, lock=(), cap=None) -> LineSearch:
+        key = (lock, cap)
         if key not in self._cache:
-            self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap, pairing=pairing)
+            self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap)
         return self._cache[key]
+
+    def pairs(self, master: Master) -> PairPricer:
+        if self._pairs is None:
+            self._pairs = PairPricer(master)
+        return self._pairs
 
 
 def _value(ctx: Context, duals: Duals, p: Pattern, constant: float) -> float:
@@ -58,43 +67,70 @@ def generate(
     *,
     max_rounds: int = 10_000,
     budget_s: float | None = None,
+    max_prices: int | None = None,
+    batch: int = 40,
 ) -> CgOutcome:
+    """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
+    wall-clock budget, ignored in deterministic mode."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
     error = (ctx.T + 2) / SCALE  # rounding of the scaled pricing objective
     generic_mult = (stage.lines or (0, ctx.max_generic))[1]
     value: float | None = None
     bound = -math.inf
-    rounds = 0
+    rounds = prices = 0
+    wall_budget = None if control.deterministic else budget_s
     while True:
         value = master.solve()
         if value is None:
             return CgOutcome(None, -math.inf, False, rounds, time.monotonic() - started)
-        over = budget_s is not None and time.monotonic() - started > budget_s
-        if rounds >= max_rounds or control.stopped or over:
+        over = wall_budget is not None and time.monotonic() - started > wall_budget
+        spent = max_prices is not None and prices >= max_prices
+        if rounds >= max_rounds or control.stopped or over or spent:
             break
         rounds += 1
         duals = master.duals()
-        added, penalty, exact = 0, 0.0, True
-        jobs = [(pricers.get(cap=stage.cap, pairing=stage.pairing), None, generic_mult)]
+        added, exact = 0, True
+        generic_gain: list[tuple[float, int]] = []
+        penalty = 0.0
+        jobs = [(pricers.get(cap=stage.cap), None, generic_mult)]
         jobs += [
             (pricers.get(lock=c.lock, cap=stage.cap), i, c.count) for i, c in enumerate(ctx.classes)
         ]
         for search, cls, mult in jobs:
             const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
-            out = search.price(control, duals.rows, const, duals.pairs, phase=phase)
+            out = search.price(control, duals.rows, const, phase=phase)
+            prices += 1
             exact &= out.optimal
-            penalty += mult * max(0.0, out.bound + error)
+            if cls is None:
+                generic_gain.append((out.bound + error, mult))
+            else:
+                penalty += mult * max(0.0, out.bound + error)
             for priced in out.found:
                 p = priced.pattern
-                v = _value(ctx, duals, p, const)
-                if priced.pair is not None:
-                    col = Column(p, pair=priced.pair)
-                    v += matches(p, ctx.current[priced.pair][0]) + duals.pairs[priced.pair]
-                else:
-                    col = Column(p, cls=cls)
-                if v > EPS and master.add(col):
+                if _value(ctx, duals, p, const) > EPS and master.add(Column(p, cls=cls)):
                     added += 1
+        if stage.pairing and ctx.current:
+            left = None if max_prices is None else max(1, max_prices - prices)
+            pr = pricers.pairs(master).price(
+                pricers.get(cap=stage.cap),
+                control,
+                duals,
+                duals.lines - stage.line_cost,
+                phase,
+                batch=batch,
+                max_calls=left,
+            )
+            prices += pr.priced
+            added += pr.added
+            mults = [m for _, m in ctx.current]
+            generic_gain += [(b + error, m) for b, m in zip(pr.bounds, mults, strict=True)]
+            if not pr.complete and not added:
+                added = 1  # more current patterns to price: the loop is not done
+        penalty += knapsack_penalty(generic_gain, generic_mult)
+        if stage.pairing and _DEBUG:
+            print(f"r{rounds} lp={value:.2f} pen={penalty:.2f} prices={prices} added={added} "
+                  f"t={time.monotonic() - started:.2f}", flush=True)
         if exact:
             bound = max(bound, value - penalty)
         control.report(phase, value, bound if bound > -math.inf else None)

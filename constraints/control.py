@@ -124,11 +124,20 @@ class Control:
         work_cap: float | None = None,
         collect=None,
     ) -> CpOutcome:
-        """Solve under the remaining budget; `collect(callback)` sees every solution."""
+        """Solve under the remaining budget; `collect(callback)` sees every solution.
+
+        In deterministic mode a `time_cap` becomes a cap on CP-SAT's deterministic time, so
+        the same plan stops at the same point on any machine; only the solve's own time
+        limit stays wall-clock (a safety net: hitting it may break determinism).
+        """
         self.check()
         solver = cp_model.CpSolver()
         params = solver.parameters
-        limit = self.remaining if time_cap is None else min(self.remaining, time_cap)
+        limit = self.remaining
+        if time_cap is not None and self.deterministic:
+            work_cap = time_cap if work_cap is None else min(work_cap, time_cap)
+        elif time_cap is not None:
+            limit = min(limit, time_cap)
         params.max_time_in_seconds = max(limit, 0.01)
         if work_cap is not None:  # deterministic effort limit: same plan, same answer
             params.max_deterministic_time = work_cap

@@ -3,14 +3,14 @@
 Booleans choose candidate rotations; each term is covered exactly once (a six-month rotation
 covers two); every selected rule set posts its own clauses, so the rules are written once.
 The objective is the column's reduced value given the LP duals. Optional extras: a lock
-(partial line), a cap on service-or-nights rotations (fairness) and a choice of current
-pattern to pair with (stability: each matching term earns one unit).
+(partial line) and a cap on service-or-nights rotations (fairness). Stability prices pairs
+with this same model: the match bonus is folded into the row values (see pairprice.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -24,7 +24,6 @@ SCALE = 10_000  # CP-SAT wants integer objective coefficients; duals are scaled 
 @dataclass(frozen=True)
 class Priced:
     pattern: Pattern
-    pair: int | None  # index into Context.current when the line is paired with a current one
     value: float  # reduced value as the model saw it (scaled back)
 
 
@@ -42,7 +41,6 @@ class LineSearch:
         *,
         lock: Lock = (),
         max_load: int | None = None,
-        pairing: bool = False,
     ) -> None:
         self.ctx = ctx
         locked = dict(lock)
@@ -75,31 +73,16 @@ class LineSearch:
             clause.post(m, choices)
         if max_load is not None:
             m.add(sum(v for r, v in choices if r.unit.is_service_or_nights) <= max_load)
-        self.y: list = []
-        self.match: list = []
-        if pairing and ctx.current:
-            self.y = [m.new_bool_var(f"pair[{i}]") for i in range(len(ctx.current))]
-            m.add(sum(self.y) <= 1)
-            self.match = [m.new_bool_var(f"match[{t}]") for t in ctx.plan.ordinals]
-            for t in ctx.plan.ordinals:
-                units = {u for (tt, u) in by_term_unit if tt == t}
-                for u in units:
-                    same = [
-                        y for y, (q, _) in zip(self.y, ctx.current, strict=True) if q[t - 1] == u
-                    ]
-                    # A term matches only if the paired current line has this term's unit.
-                    m.add(self.match[t - 1] + sum(by_term_unit[(t, u)]) - sum(same) <= 1)
 
     def price(
         self,
         control: Control,
         values: Mapping[tuple[str, int], float],
         constant: float,
-        pair_values: Sequence[float] = (),
         hint: Pattern | None = None,
         phase: str = "pricing",
     ) -> PricingOutcome:
-        """Maximise sum of row values over the line's unit-terms (+ matches + pair value)."""
+        """Maximise the sum of row values over the line's unit-terms, plus a constant."""
         if self.empty:
             return PricingOutcome([], float("-inf"), True)
         m = self.model
@@ -108,9 +91,6 @@ class LineSearch:
             c = round(SCALE * sum(values.get((r.unit.code, t), 0.0) for t in r.terms))
             if c:
                 terms.append(c * v)
-        if self.y:
-            terms += [SCALE * b for b in self.match]
-            terms += [round(SCALE * pv) * y for pv, y in zip(pair_values, self.y, strict=True)]
         m.maximize(sum(terms) + round(SCALE * constant))
         m.clear_hints()
         if hint is not None:
@@ -124,9 +104,8 @@ class LineSearch:
                 if cb.boolean_value(v):
                     for t in r.terms:
                         units[t] = r.unit.code
-            pair = next((i for i, y in enumerate(self.y) if cb.boolean_value(y)), None)
             pattern = tuple(units[t] for t in self.ctx.plan.ordinals)
-            found.append(Priced(pattern, pair, cb.objective_value / SCALE))
+            found.append(Priced(pattern, cb.objective_value / SCALE))
 
         out = control.run(m, phase, time_cap=5.0, collect=collect)
         if not out.found:

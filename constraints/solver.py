@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from constraints import explain
@@ -19,14 +18,18 @@ from constraints.colgen import Pricers, dive, generate, seed_pairs
 from constraints.control import Control, Stopped
 from constraints.intmaster import Assignment, Goal, StageResult, evaluate, from_counts, solve_stage
 from constraints.master import Column, Master, Stage
-from constraints.pairing import changed_rotations
-from constraints.patterns import Context, line_pattern
+from constraints.patterns import Context
 from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
 from constraints.result import SolveResult, Status
 from constraints.solution import Objective, Shortfall, SolutionLine
+from constraints.stability import changed_rotations
 
 TOL = 1e-6
+# Deterministic work budgets, per second of params.time_limit_s: CP-SAT pricing calls for the
+# stability LP, and CP-SAT deterministic time for each integer master.
+PRICES_PER_SECOND = 40
+IP_WORK_SHARE = 0.3
 
 
 def solve(
@@ -178,7 +181,14 @@ class _Run:
             )
             seed_pairs(master)
             # Stability only refines an optimal plan: keep time for the dive and the IP.
-            cg = self._cg(master, pricers, "stability", budget_s=0.4 * self.control.remaining)
+            limit = self.plan.params.time_limit_s
+            cg = self._cg(
+                master,
+                pricers,
+                "stability",
+                budget_s=0.4 * self.control.remaining,
+                max_prices=max(1, round(0.4 * PRICES_PER_SECOND * limit)),
+            )
             base = ctx.T * max(lines, ctx.current_count)
             trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
             lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
@@ -194,8 +204,8 @@ class _Run:
             self._stage(goal, "stability")
         return self._result()
 
-    def _cg(self, master: Master, pricers: Pricers, phase: str, budget_s: float | None = None):
-        cg = generate(master, pricers, self.control, phase, budget_s=budget_s)
+    def _cg(self, master: Master, pricers: Pricers, phase: str, **budget):
+        cg = generate(master, pricers, self.control, phase, **budget)
         self.control.check()
         self.timing[f"{phase}_lp"] = round(cg.seconds, 3)
         self.rounds[phase] = self.rounds.get(phase, 0) + cg.rounds
@@ -226,7 +236,10 @@ class _Run:
             out = StageResult(found, value, goal.lower_bound, True)
         else:
             t1 = time.monotonic()
-            work = max(1.0, 0.3 * self.control.remaining)
+            if self.control.deterministic:
+                work = max(1.0, IP_WORK_SHARE * self.plan.params.time_limit_s)
+            else:
+                work = max(1.0, IP_WORK_SHARE * self.control.remaining)
             out = solve_stage(ctx, master.columns, goal, self.control, found, phase, work)
             self.timing[f"{phase}_ip"] = round(time.monotonic() - t1, 3)
             if out.assignment is None or (value is not None and out.value > value):
@@ -272,11 +285,9 @@ class _Run:
             )
         lines = _lines(ctx, best)
         loads = [ctx.fixed_load(ln.rotations) for ln in lines]
-        new = Counter(line_pattern(ctx.plan, ln.rotations) for ln in lines if ln.source == "new")
-        current = Counter(dict(ctx.current))
-        changed = (
-            changed_rotations(ctx.T, new, current) if ctx.current else ctx.T * sum(new.values())
-        )
+        new = [ln.rotations for ln in lines if ln.source == "new"]
+        current = [ln.rotations for ln in ctx.plan.current_lines]
+        changed = changed_rotations(ctx.T, new, current)
         shortfall = tuple(Shortfall(u, t, m) for (u, t), m in sorted(best.shortfall.items()))
         objective = Objective(
             shortfall=sum(s.missing for s in shortfall),

@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
         log_path = Path(tempfile.mkstemp(prefix="receptor-worker-", suffix=".log")[1])
         worker = stack.enter_context(_worker(url, log_path))
         try:
-            return _generate(url, args, worker, log_path)
+            code = _generate(url, args, worker, log_path)
+            if code == 0:  # keep the worker's log only when something went wrong
+                stack.callback(log_path.unlink, missing_ok=True)
+            return code
         except KeyboardInterrupt:
             console.print("[yellow]Interrupted: shutting down[/yellow]")
             return 130
@@ -63,24 +66,11 @@ def _throwaway_database() -> Iterator[str]:
 
     with throwaway_postgres() as pg:
         with console.status("Applying the migrations and the seed..."):
-            _apply_supabase_shim(pg.dsn)
-            apply_migrations(pg.dsn)
+            apply_migrations(pg.dsn, shim=True)  # plain PostgreSQL: add Supabase's roles/auth
         cron = "with pg_cron" if pg.pg_cron else "without pg_cron (reaper not scheduled)"
         console.print(f"[green]✓[/green] PostgreSQL on port {pg.port} {cron}, demo data loaded")
         yield pg.dsn
     console.print("[green]✓[/green] Throwaway PostgreSQL stopped and deleted")
-
-
-def _apply_supabase_shim(dsn: str) -> None:
-    """A plain PostgreSQL lacks Supabase's roles and auth schema; add the minimal stand-in."""
-    root = Path(__file__).resolve().parents[2]
-    shim = next((p for p in (root / "tests" / "supabase_shim.sql",) if p.exists()), None)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute(query("demo_has_auth_schema")).fetchone()[0]:
-            return
-        if shim is None:
-            raise SystemExit("demo: the Supabase shim (tests/supabase_shim.sql) is missing")
-        conn.execute(shim.read_text().encode())
 
 
 @contextlib.contextmanager
