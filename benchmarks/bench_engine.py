@@ -21,6 +21,7 @@ VARIANTS = [
     "locked_breaks_rule",
     "six_month_cannot_fit",
     "demand_conflicts_rule",
+    "subspecialty_demand_conflicts_rule",
 ]
 
 

@@ -22,8 +22,6 @@ from constraints.patterns import Context, Pattern
 from constraints.pricing import SCALE, LineSearch
 
 EPS = 1e-6
-import os
-_DEBUG = os.environ.get('CGDEBUG')
 
 
 @dataclass
@@ -69,6 +67,7 @@ def generate(
     budget_s: float | None = None,
     max_prices: int | None = None,
     batch: int = 40,
+    pairs: bool = True,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode."""
@@ -110,7 +109,7 @@ def generate(
                 p = priced.pattern
                 if _value(ctx, duals, p, const) > EPS and master.add(Column(p, cls=cls)):
                     added += 1
-        if stage.pairing and ctx.current:
+        if pairs and stage.pairing and ctx.current:
             left = None if max_prices is None else max(1, max_prices - prices)
             pr = pricers.pairs(master).price(
                 pricers.get(cap=stage.cap),
@@ -128,9 +127,6 @@ def generate(
             if not pr.complete and not added:
                 added = 1  # more current patterns to price: the loop is not done
         penalty += knapsack_penalty(generic_gain, generic_mult)
-        if stage.pairing and _DEBUG:
-            print(f"r{rounds} lp={value:.2f} pen={penalty:.2f} prices={prices} added={added} "
-                  f"t={time.monotonic() - started:.2f}", flush=True)
         if exact:
             bound = max(bound, value - penalty)
         control.report(phase, value, bound if bound > -math.inf else None)
@@ -147,25 +143,34 @@ def generate(
 
 
 def dive(
-    master: Master, pricers: Pricers, control: Control, phase: str, *, rounds_per_step: int = 30
+    master: Master,
+    pricers: Pricers,
+    control: Control,
+    phase: str,
+    *,
+    rounds_per_step: int = 30,
+    max_backtracks: int = 100,
 ) -> dict[Column, int] | None:
     """Price-and-fix: commit the integer part of the LP, round one fraction up, re-price.
 
     The residual problem shrinks every step, so this reaches an integer plan in a few dozen
     LPs; it usually lands on ceil(LP bound) and then the integer master has nothing to prove.
-    Returns column -> count, or None when rounding made the residual infeasible.
+    A round-up that leaves the residual infeasible is undone (with the bounds fixed after it)
+    and forbidden, depth first, up to `max_backtracks` times. Returns column -> count, or
+    None when no rounding was found.
     """
+    stack: list[tuple[tuple, int, int]] = []  # (bounds before, column, its floor) per round-up
+    backtracks = 0
     try:
-        last: tuple[int, int] | None = None  # the latest round-up, undone if it fails
         while not control.stopped:
-            cg = generate(master, pricers, control, phase, max_rounds=rounds_per_step)
+            cg = generate(master, pricers, control, phase, max_rounds=rounds_per_step, pairs=False)
             if cg.value is None:
-                if last is None:
+                if not stack or backtracks >= max_backtracks:
                     return None
-                i, before = last
-                master.fix(i, before)
+                saved, i, before = stack.pop()
+                backtracks += 1
+                master.restore(saved)
                 master.forbid_above(i, before)  # branch the other way and go on
-                last = None
                 continue
             x = master.values()
             moved = False
@@ -183,10 +188,8 @@ def dive(
                 return {master.columns[i]: round(xi) for i, xi in enumerate(x) if round(xi)}
             if not moved:
                 _, i = max(fractional)
-                last = (i, master.lower.get(i, 0))
+                stack.append((master.bounds(), i, math.floor(x[i])))
                 master.fix(i, math.floor(x[i]) + 1)
-            else:
-                last = None
         return None
     finally:
         master.unfix()

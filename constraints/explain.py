@@ -243,14 +243,20 @@ def explain(ctx: Context, control: Control) -> list[str]:
     _, master = phase1(ctx.plan)
     duals = master.duals()
     plan = ctx.plan
-    rows = []
+    # Rank the certificate's demand rows by what they add to it (dual x demand), so the
+    # units that carry the conflict come first, and name each unit once with its terms.
+    rows: dict[tuple[str, str, int], list[tuple[float, int]]] = {}
     for k in ctx.rows:
+        row = plan.demand_by_key[k]
         lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
-        if lo_d > 1e-6 and plan.demand_by_key[k].min > 0:
-            rows.append((-lo_d, f"at least {plan.demand_by_key[k].min} in {k[0]} in term {k[1]}"))
+        if lo_d > 1e-6 and row.min > 0:
+            rows.setdefault(("at least", k[0], row.min), []).append((lo_d * row.min, k[1]))
         if hi_d < -1e-6:
-            rows.append((hi_d, f"at most {plan.demand_by_key[k].max} in {k[0]} in term {k[1]}"))
-    rows.sort()
+            rows.setdefault(("at most", k[0], row.max), []).append((-hi_d * row.max, k[1]))
+    ranked = sorted(
+        ((-sum(w for w, _ in ts), key, sorted(t for _, t in ts)) for key, ts in rows.items()),
+        key=lambda r: (r[0], r[1]),
+    )
     limits = []
     if duals.lines < -1e-6 and plan.params.max_lines is not None:
         limits.append(f"at most {plan.params.max_lines} lines")
@@ -266,8 +272,12 @@ def explain(ctx: Context, control: Control) -> list[str]:
         feasible, _ = phase1(relaxed)
         if feasible:
             needed.append(name)
-    shown = [text for _, text in rows[:8]]
-    more = f" (and {len(rows) - 8} more demands)" if len(rows) > 8 else ""
+    shown = [
+        f"{word} {n} in {unit} in term{'s' if len(ts) > 1 else ''} {_terms(ts)}"
+        for _, (word, unit, n), ts in ranked[:6]
+    ]
+    rest = sum(len(ts) for _, _, ts in ranked[6:])
+    more = f" (and {rest} smaller demands)" if rest else ""
     parts = "; ".join(shown + limits) + more
     rules = " and ".join(needed) if needed else "the units' open terms"
     return (
@@ -281,3 +291,8 @@ def explain(ctx: Context, control: Control) -> list[str]:
         if parts
         else [f"No set of lines can meet the demand under {rules}."]
     )
+
+
+def _terms(terms: list[int]) -> str:
+    text = [str(t) for t in terms]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]

@@ -202,11 +202,8 @@ def solve_stage(
         for key, v in z.items():
             m.add_hint(v, hint.pairs.get(key, 0))
     out = control.run(m, phase, workers=2, work_cap=work_cap)
-    bound = (
-        max(goal.lower_bound, round(out.solver.best_objective_bound))
-        if out.found
-        else goal.lower_bound
-    )
+    # CP-SAT's own bound holds for this pool only, never for every pattern: keep the LP's.
+    bound = goal.lower_bound
     if not out.found:
         return StageResult(None, None, bound, False)
     s = out.solver
@@ -217,4 +214,4 @@ def solve_stage(
         pairs={k: s.value(v) for k, v in z.items() if s.value(v)},
     )
     value = round(s.objective_value)
-    return StageResult(assignment, value, bound, out.optimal or value <= goal.lower_bound)
+    return StageResult(assignment, value, bound, value <= goal.lower_bound)

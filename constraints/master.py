@@ -129,6 +129,17 @@ class Master:
         self.upper[i] = upper
         self.vars[i].SetUb(upper)
 
+    def bounds(self) -> tuple[dict[int, int], dict[int, int]]:
+        return dict(self.lower), dict(self.upper)
+
+    def restore(self, saved: tuple[dict[int, int], dict[int, int]]) -> None:
+        """Diving backtrack: return to the column bounds `bounds()` returned."""
+        self.unfix()
+        for i, lb in saved[0].items():
+            self.fix(i, lb)
+        for i, ub in saved[1].items():
+            self.forbid_above(i, ub)
+
     def unfix(self) -> None:
         for i in self.lower:
             self.vars[i].SetLb(0)

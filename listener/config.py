@@ -6,6 +6,7 @@ database, so a misconfigured deployment fails fast with a message an operator ca
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -46,6 +47,14 @@ class Settings:
     cancel_grace_s: float = 1.5
     health_file: Path = Path("/tmp/receptor-planner.health")
     health_max_age_s: float = 60.0
+    # PLANNER_WAKEUP=realtime only. The key bypasses RLS: never shown in repr or logs.
+    supabase_url: str = ""
+    supabase_service_role_key: str = dataclasses.field(default="", repr=False)
+    realtime_heartbeat_s: float = 15.0
+    # Prometheus metrics: off unless PLANNER_METRICS_PORT is set.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_refresh_s: float = 15.0
 
     def redacted_url(self) -> str:
         """DATABASE_URL without its password, safe for logs."""
@@ -119,6 +128,37 @@ def _worker_id(raw: str) -> str:
     return value
 
 
+def _supabase_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise ValueError(
+            "must be the project's API URL, e.g. https://<project-ref>.supabase.co "
+            "(or http://127.0.0.1:54321 for `supabase start`)"
+        )
+    return raw.strip().rstrip("/")
+
+
+def _secret(raw: str) -> str:
+    value = raw.strip()
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must be one token without spaces (copy it from Settings -> API)")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a TCP port between 1 and 65535")
+    return value
+
+
+def _host(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(ch.isspace() for ch in value):
+        raise ValueError("must be an address to bind, e.g. 127.0.0.1 or 0.0.0.0")
+    return value
+
+
 def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("must be a file path")
@@ -143,7 +183,15 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PLANNER_CANCEL_GRACE_S": ("cancel_grace_s", _positive_float),
     "PLANNER_HEALTH_FILE": ("health_file", _path),
     "PLANNER_HEALTH_MAX_AGE_S": ("health_max_age_s", _positive_float),
+    "SUPABASE_URL": ("supabase_url", _supabase_url),
+    "SUPABASE_SERVICE_ROLE_KEY": ("supabase_service_role_key", _secret),
+    "PLANNER_REALTIME_HEARTBEAT_S": ("realtime_heartbeat_s", _positive_float),
+    "PLANNER_METRICS_PORT": ("metrics_port", _port),
+    "PLANNER_METRICS_HOST": ("metrics_host", _host),
+    "PLANNER_METRICS_REFRESH_S": ("metrics_refresh_s", _positive_float),
 }
+# Never echoed in a problem message.
+SECRET_VARIABLES = ("SUPABASE_SERVICE_ROLE_KEY",)
 
 # Smallest address-space cap that holds the interpreter, OR-Tools and its solver threads.
 MIN_SOLVE_MEMORY_MB = 1024
@@ -164,6 +212,9 @@ def load_settings(
             values[field] = parse(raw)
         except ValueError as exc:
             reason = str(exc) if not str(exc).startswith(("invalid literal", "could not")) else ""
+            if name in SECRET_VARIABLES:
+                problems.append(f"{name} is invalid: {reason or 'not a number'}")
+                continue
             shown = redact_url(raw) if name == "DATABASE_URL" else raw
             problems.append(f"{name}={shown!r} is invalid: {reason or 'not a number'}")
 
@@ -179,9 +230,24 @@ def load_settings(
             f"{MIN_SOLVE_MEMORY_MB}"
         )
     if values.get("wakeup") == "realtime":
-        problems.append(
-            "PLANNER_WAKEUP=realtime is not available in this build: use listen or poll"
-        )
+        named = _named(problems)
+        for name, field_name, hint in (
+            (
+                "SUPABASE_URL",
+                "supabase_url",
+                "the project's API URL, e.g. https://<project-ref>.supabase.co",
+            ),
+            (
+                "SUPABASE_SERVICE_ROLE_KEY",
+                "supabase_service_role_key",
+                "the project's service role key (Settings -> API)",
+            ),
+        ):
+            if field_name not in values and name not in named:
+                problems.append(
+                    f"{name} is not set: PLANNER_WAKEUP=realtime subscribes to Supabase "
+                    f"Realtime and needs {hint}; or use PLANNER_WAKEUP=listen or poll"
+                )
     heartbeat = values.get("heartbeat_s", Settings.heartbeat_s)
     if heartbeat < 1:
         problems.append(
@@ -196,4 +262,4 @@ def load_settings(
 
 
 def _named(problems: list[str]) -> set[str]:
-    return {p.split("=", 1)[0] for p in problems}
+    return {p.split("=", 1)[0].split(" ", 1)[0] for p in problems}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import anyio
 import asyncpg
 
 from listener.sql import query
@@ -47,18 +48,32 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-def connect_kwargs(statement_cache_size: int, timeout_s: float) -> dict[str, Any]:
+APPLICATION_NAME = "receptor-planner"
+
+
+def connect_kwargs(
+    statement_cache_size: int, timeout_s: float, application_name: str = APPLICATION_NAME
+) -> dict[str, Any]:
     return {
         # 0 keeps us working behind a transaction-mode pooler (no named prepared statements).
         "statement_cache_size": statement_cache_size,
         "timeout": timeout_s,
         "command_timeout": None,
-        "server_settings": {"application_name": "receptor-planner"},
+        # PostgreSQL keeps 63 bytes; operators find our sessions in pg_stat_activity by it.
+        "server_settings": {"application_name": application_name[:63]},
     }
 
 
-async def connect(url: str, *, statement_cache_size: int, timeout_s: float) -> asyncpg.Connection:
-    conn = await asyncpg.connect(url, **connect_kwargs(statement_cache_size, timeout_s))
+async def connect(
+    url: str,
+    *,
+    statement_cache_size: int,
+    timeout_s: float,
+    application_name: str = APPLICATION_NAME,
+) -> asyncpg.Connection:
+    conn = await asyncpg.connect(
+        url, **connect_kwargs(statement_cache_size, timeout_s, application_name)
+    )
     await init_connection(conn)
     return conn
 
@@ -85,15 +100,39 @@ class PlannerDatabase:
 
     async def close(self) -> None:
         try:
-            await self._pool.close()
+            # A connection that went half-open would make a graceful close wait forever.
+            with anyio.fail_after(self._timeout):
+                await self._pool.close()
         except Exception:
             self._pool.terminate()
 
+    async def _call(self, method: str, sql: str, *args: Any, timeout: float | None = None) -> Any:
+        """One query on a pooled connection, bounded end to end (acquire, query, release).
+
+        asyncpg's query timeout alone is not enough on a half-open connection: after a
+        timeout the pool waits, without a deadline, for the server to acknowledge the
+        cancellation (or for the reset query) before the connection can be released. So a
+        connection whose call timed out or was cancelled is terminated (the pool opens a
+        fresh one), and the release itself is bounded.
+        """
+        timeout = timeout or self._timeout
+        conn = await self._pool.acquire(timeout=timeout)
+        try:
+            return await getattr(conn, method)(sql, *args, timeout=timeout)
+        except (TimeoutError, anyio.get_cancelled_exc_class()):
+            conn.terminate()
+            raise
+        finally:
+            try:
+                await self._pool.release(conn, timeout=timeout)
+            except Exception:  # the pool has terminated it; the answer above still counts
+                conn.terminate()
+
     async def _fetchval(self, name: str, *args: Any, timeout: float | None = None) -> Any:
-        return await self._pool.fetchval(query(name), *args, timeout=timeout or self._timeout)
+        return await self._call("fetchval", query(name), *args, timeout=timeout)
 
     async def claim_run(self, worker_id: str) -> ClaimedRun | None:
-        row = await self._pool.fetchrow(query("claim_run"), worker_id, timeout=self._timeout)
+        row = await self._call("fetchrow", query("claim_run"), worker_id)
         if row is None or row["id"] is None:
             return None
         return ClaimedRun(
@@ -138,3 +177,23 @@ class PlannerDatabase:
 
     async def write_logs(self, entries: list[dict]) -> int:
         return int(await self._fetchval("write_logs", entries) or 0)
+
+    # -- worker registry and queue figures ------------------------------------------------
+
+    async def register_worker(
+        self, worker_id: str, host: str, pid: int, version: str, started_at: Any
+    ) -> bool:
+        """True when another live process already held this worker id."""
+        return bool(
+            await self._fetchval("register_worker", worker_id, host, pid, version, started_at)
+        )
+
+    async def worker_seen(self, worker_id: str, current_run_id: UUID | None, state: str) -> bool:
+        """False when the registry entry is gone (swept): register again."""
+        return bool(await self._fetchval("worker_seen", worker_id, current_run_id, state))
+
+    async def deregister_worker(self, worker_id: str) -> bool:
+        return bool(await self._fetchval("deregister_worker", worker_id))
+
+    async def queue_stats(self) -> dict[str, Any]:
+        return dict(await self._fetchval("queue_stats") or {})

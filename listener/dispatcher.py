@@ -30,11 +30,14 @@ class Doorbell:
         """Take before a claim pass; `wait(snapshot)` returns at once if rung since."""
         return self._event
 
-    async def wait(self, snapshot: anyio.Event, timeout_s: float) -> None:
+    async def wait(self, snapshot: anyio.Event, timeout_s: float) -> bool:
+        """True when rung; False when `timeout_s` passed first (a poll)."""
         with anyio.move_on_after(timeout_s):
             await snapshot.wait()
-        if snapshot.is_set() and self._event is snapshot:
+        rung = snapshot.is_set()
+        if rung and self._event is snapshot:
             self._event = anyio.Event()
+        return rung
 
 
 class Dispatcher:
@@ -47,12 +50,14 @@ class Dispatcher:
         poll_interval_s: float,
         doorbell: Doorbell,
         on_claimed: Callable[[ClaimedRun], None],
+        on_poll: Callable[[], None] | None = None,
     ):
         self._db = db
         self._worker_id = worker_id
         self._poll_interval = poll_interval_s
         self._doorbell = doorbell
         self._on_claimed = on_claimed
+        self._on_poll = on_poll
         self.slots = anyio.Semaphore(concurrency)
 
     async def run(self, stopping: anyio.Event) -> None:
@@ -80,6 +85,7 @@ class Dispatcher:
             backoff.reset()
             if run is None:
                 self.slots.release()
-                await self._doorbell.wait(rung, self._poll_interval)
+                if not await self._doorbell.wait(rung, self._poll_interval) and self._on_poll:
+                    self._on_poll()
                 continue
             self._on_claimed(run)

@@ -89,10 +89,12 @@ class RunPipeline:
         finally:
             child.close()
         solve_s = round(time.monotonic() - started, 3)
+        watch.solve_s = solve_s
         log = log.bind(solve_s=solve_s, max_heartbeat_gap_s=round(report.max_heartbeat_gap_s, 3))
         watch.log = log
 
         if report.stop_reason is StopReason.NOT_OURS:
+            watch.outcome = "ABANDONED"
             log.info("Solve stopped; nothing written")
             return
         if report.stop_reason is StopReason.SHUTDOWN:
@@ -178,6 +180,7 @@ class RunPipeline:
         released = await self._retry(
             lambda: self._db.release_run(watch.run, self._settings.worker_id), "release the run"
         )
+        watch.outcome = "RELEASED" if released else "ABANDONED"
         watch.log.info(
             "Released the run to PENDING for another worker"
             if released
@@ -199,7 +202,10 @@ class RunPipeline:
         owned = await self._retry(
             lambda: call(watch.run, self._settings.worker_id, *args), method.replace("_", " ")
         )
-        if not owned:
+        if owned:
+            watch.outcome = "COMPLETED" if method == "complete_run" else str(args[0])
+        else:
+            watch.outcome = "ABANDONED"
             watch.log.warning(
                 "The database refused our {}: the run is no longer ours (cancelled, reaped or "
                 "re-claimed); nothing written",

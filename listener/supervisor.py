@@ -12,6 +12,7 @@ A stopped child gets a cancel message, then SIGKILL after PLANNER_CANCEL_GRACE_S
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -40,10 +41,23 @@ class RunWatch:
     cancel_notified: bool = False
     progress: dict[str, Any] | None = None
     progress_dirty: bool = False
+    # Monotonic time of the last successful heartbeat (the claim counts as the first).
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    # Metrics hook: called with each gap between successful heartbeats.
+    on_heartbeat_gap: Callable[[float], None] | None = None
+    # How the run ended for this worker (COMPLETED, INFEASIBLE, FAILED, RELEASED, ABANDONED)
+    # and how long claim-to-end-of-solve took; set by the pipeline, read for metrics.
+    outcome: str | None = None
+    solve_s: float | None = None
 
     def request_check(self, *, cancelled: bool) -> None:
         self.cancel_notified = self.cancel_notified or cancelled
         self.check_now.set()
+
+    def heartbeat_ok(self, now: float, gap: float) -> None:
+        self.last_heartbeat = now
+        if self.on_heartbeat_gap is not None:
+            self.on_heartbeat_gap(gap)
 
 
 @dataclass
@@ -125,6 +139,7 @@ class SolveSupervisor:
                     )
                     continue
                 gaps["max"] = max(gaps["max"], now - last_beat)
+                watch.heartbeat_ok(now, now - last_beat)
                 last_beat = now
                 if not owned:
                     why = (

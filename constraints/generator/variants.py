@@ -131,12 +131,55 @@ def demand_conflicts_rule(doc: dict, built, labels, rng) -> None:
             excess -= 1
 
 
+def subspecialty_demand_conflicts_rule(doc: dict, built, labels, rng) -> None:
+    """One unit's minimum demand over the year exceeds what one-per-subspecialty allows.
+
+        The busiest clinical one-term day unit (no nights) needs ceil((max_lines + 1) / T) doctors
+        in every term, so the year needs max_lines + 1 rotations in its subspecialty while each
+        line may take only one (VIC_PGY1/VIC_PGY2: "at most one rotation in any one
+        subspecialty"). Every term still fits on its own (other minimums are lowered to leave
+    max_lines - lines of room), and without the rule set the plan is feasible. No counting
+        pre-check sees it (a per-subspecialty limit is not a year total). Cause: that unit's
+        demand in every term together with the rule set's one-per-subspecialty limit; only the
+        solver-based explanation finds it, naming the unit, its terms and the rule set.
+    """
+    max_lines = doc["params"]["max_lines"]
+    terms = [t["ordinal"] for t in doc["terms"]]
+    per_term = math.ceil((max_lines + 1) / len(terms))
+    load: dict[str, int] = defaultdict(int)
+    for row in doc["demand"]:
+        load[row["unit"]] += row["max"]
+    day = [
+        u
+        for u in doc["units"]
+        if u["kind"] == "clinical" and not u["nights"] and u["span_terms"] == 1
+    ]
+    unit = max(day, key=lambda u: (load[u["code"]], u["code"]))
+    code, sub = unit["code"], unit["subspecialty"]
+    twins = {u["code"] for u in doc["units"] if u["subspecialty"] == sub and u["code"] != code}
+    for row in doc["demand"]:
+        if row["unit"] in twins:
+            row["min"] = 0  # only `code` carries the subspecialty's demand
+    for term in terms:
+        _open(doc, code, term, extra=0)
+        row = _row(doc, code, term)
+        row["min"] = per_term
+        row["max"] = max(row["max"], per_term + 1)
+        others = [d for d in doc["demand"] if d["term"] == term and d["unit"] != code]
+        excess = _min_sums(doc)[term] - len(built)  # room to spare: only the rule binds
+        while excess > 0:
+            pick = rng.choice([d for d in others if d["min"] > 0])
+            pick["min"] -= 1
+            excess -= 1
+
+
 VARIANTS: dict[str, Variant] = {
     "term_demand_over_max_lines": term_demand_over_max_lines,
     "experience_capacity": experience_capacity,
     "locked_breaks_rule": locked_breaks_rule,
     "six_month_cannot_fit": six_month_cannot_fit,
     "demand_conflicts_rule": demand_conflicts_rule,
+    "subspecialty_demand_conflicts_rule": subspecialty_demand_conflicts_rule,
 }
 
 

@@ -22,6 +22,18 @@ def make_source(settings: Settings, *, notify) -> WakeupSource:
         from listener.wakeup.poll import PollOnlySource
 
         return PollOnlySource(settings)
+    if settings.wakeup == "realtime":
+        # Supabase Realtime INSERTs on allocation_planner_runs (for a transaction-pooler
+        # DATABASE_URL that cannot LISTEN). Polling stays on; cancellations are noticed by
+        # the heartbeat.
+        from listener.wakeup_realtime import RealtimeWakeupSource
+
+        return RealtimeWakeupSource(
+            settings.supabase_url,
+            settings.supabase_service_role_key,
+            heartbeat_s=settings.realtime_heartbeat_s,
+            reconnect_max_s=settings.reconnect_max_s,
+        )
     raise ValueError(f"unknown wake-up source {settings.wakeup!r}")
 
 

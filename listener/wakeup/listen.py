@@ -85,6 +85,9 @@ class PgListenSource:
             settings.database_url,
             statement_cache_size=settings.statement_cache_size,
             timeout_s=settings.db_timeout_s,
+            # Distinct from the pool's sessions, so an operator (or a test) can find the
+            # LISTEN session in pg_stat_activity.
+            application_name=f"{db.APPLICATION_NAME} listen {settings.worker_id}",
         )
         lost = anyio.Event()
         try:

@@ -33,6 +33,12 @@ API = {
     "write_logs",
     "reap_stale_runs",
     "restore_snapshot",
+    # worker registry and status (20260101000500_planner_workers.sql)
+    "register_worker",
+    "worker_seen",
+    "deregister_worker",
+    "queue_stats",
+    "status",
 }
 
 

@@ -177,3 +177,32 @@ def test_pairing_matches_brute_force(seed):
         default=0,
     )
     assert changed_rotations(3, new, cur) == best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_shared_pairing_matches_brute_force_with_missing_terms(seed):
+    """The one exact pairing (solver and checker share it): current lines may miss terms."""
+    rng = random.Random(100 + seed)
+    units = ["A", "B"]
+    new = [{t: rng.choice(units) for t in range(1, 4)} for _ in range(rng.randint(0, 4))]
+    cur = [
+        {t: rng.choice(units) for t in range(1, 4) if rng.random() < 0.8}
+        for _ in range(rng.randint(0, 4))
+    ]
+    size = max(len(new), len(cur))
+    pad_new = new + [None] * (size - len(new))
+    pad_cur = cur + [None] * (size - len(cur))
+
+    def cost(a, b):
+        if a is None or b is None:
+            return 3 if (a is not None or b is not None) else 0
+        return sum(a.get(t) is None or a.get(t) != b.get(t) for t in range(1, 4))
+
+    best = min(
+        (
+            sum(cost(a, b) for a, b in zip(pad_new, perm, strict=True))
+            for perm in itertools.permutations(pad_cur)
+        ),
+        default=0,
+    )
+    assert changed_rotations(3, new, cur) == best

@@ -281,3 +281,16 @@ def test_every_returned_solution_passes_the_checker(n, rules, shortfall, lock_fi
         assert_valid(plan, r)
     else:
         assert r.status == "INFEASIBLE" and r.explanation
+
+
+def test_deterministic_under_a_tight_work_budget(monkeypatch):
+    """A mid-size plan whose stability stage stops on its (deterministic) pricing budget."""
+    import constraints.solver as solver
+    from constraints.generator import generate_plan
+
+    monkeypatch.setattr(solver, "PRICES_PER_SECOND", 1)
+    doc = generate_plan("PGY2", 120, 2)
+    doc["params"]["time_limit_s"] = 60
+    runs = [solver.solve(load_plan(doc)) for _ in range(2)]
+    assert runs[0].statistics["proven"].get("stability") is False  # it did not converge
+    assert runs[0].deterministic_json() == runs[1].deterministic_json()

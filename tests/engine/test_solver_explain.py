@@ -73,3 +73,36 @@ def test_pgy1_variants_are_refused_with_an_explanation(variant):
     _, r, _ = refuse(variant, "PGY1", 60)
     assert r.status == "INFEASIBLE"
     assert r.explanation and all(e.endswith(".") for e in r.explanation)
+
+
+@pytest.mark.parametrize("kind,lines", [("PGY2", 120), ("PGY1", 60)])
+def test_solver_explanation_names_unit_terms_and_rule_beyond_the_prechecks(kind, lines):
+    from constraints import explain
+    from constraints.patterns import Context
+
+    doc, r, _ = refuse("subspecialty_demand_conflicts_rule", kind, lines)
+    assert explain.prechecks(Context(load_plan(doc))) == []  # only the solver can tell
+    terms = [t["ordinal"] for t in doc["terms"]]
+    per_term = {d["unit"]: d["min"] for d in doc["demand"] if d["term"] == terms[0]}
+    unit = max(per_term, key=lambda u: per_term[u])  # the variant's overloaded unit
+    rule = "VIC_PGY2" if kind == "PGY2" else "VIC_PGY1"
+    assert r.status == "INFEASIBLE"
+    first = r.explanation[0]
+    all_terms = ", ".join(str(t) for t in terms[:-1]) + f" and {terms[-1]}"
+    assert f"in {unit} in terms {all_terms}" in first
+    assert f"under {rule}" in first
+    assert any(f"Without {rule} the demand could be met" in e for e in r.explanation)
+
+
+def test_no_integer_plan_from_the_patterns_is_not_called_infeasible(monkeypatch):
+    import constraints.solver as solver
+
+    monkeypatch.setattr(solver, "dive", lambda *a, **k: None)
+    monkeypatch.setattr(
+        solver, "solve_stage", lambda *a, **k: solver.StageResult(None, None, 0, False)
+    )
+    doc = generate_plan("PGY2", 24, 1)
+    r = solve(load_plan(doc))
+    assert r.status == "TIMEOUT"
+    assert r.explanation == [solver.NOT_FOUND]
+    assert not r.lines

@@ -99,7 +99,7 @@ def test_missing_database_url_explains_itself():
         ("PLANNER_HEARTBEAT_S", "0.2", "too small"),
         ("PLANNER_POLL_INTERVAL_S", "-1", "greater than 0"),
         ("PLANNER_POLL_INTERVAL_S", "nan", "greater than 0"),
-        ("PLANNER_WAKEUP", "realtime", "not available"),
+        ("PLANNER_METRICS_PORT", "70000", "between 1 and 65535"),
         ("PLANNER_WAKEUP", "smoke-signals", "listen, poll"),
         ("PLANNER_CONCURRENCY", "1.5", "not a number"),
     ],
@@ -127,3 +127,56 @@ def test_listen_command_exits_2_with_messages(monkeypatch, capsys):
     assert main(["listen"]) == 2
     err = capsys.readouterr().err
     assert "PLANNER_CONCURRENCY='many' is invalid" in err
+
+
+REALTIME = {
+    "DATABASE_URL": URL,
+    "PLANNER_WAKEUP": "realtime",
+    "SUPABASE_URL": "https://abcdefgh.supabase.co/",
+    "SUPABASE_SERVICE_ROLE_KEY": "service-role-secret",
+}
+
+
+def test_realtime_wakeup_needs_url_and_key_and_names_both():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DATABASE_URL": URL, "PLANNER_WAKEUP": "realtime"})
+    problems = caught.value.problems
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "SUPABASE_URL",
+        "SUPABASE_SERVICE_ROLE_KEY",
+    ]
+    assert all("PLANNER_WAKEUP=realtime" in p and "is not set" in p for p in problems)
+
+
+def test_realtime_settings_are_parsed_and_the_key_is_never_shown():
+    settings = load_settings({**REALTIME, "PLANNER_REALTIME_HEARTBEAT_S": "5"})
+    assert settings.wakeup == "realtime"
+    assert settings.supabase_url == "https://abcdefgh.supabase.co"
+    assert settings.supabase_service_role_key == "service-role-secret"
+    assert settings.realtime_heartbeat_s == 5
+    assert "service-role-secret" not in repr(settings)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**REALTIME, "SUPABASE_SERVICE_ROLE_KEY": "oops secret", "SUPABASE_URL": "x"})
+    text = str(caught.value)
+    assert "oops" not in text and "secret'" not in text
+    assert "SUPABASE_URL='x' is invalid" in text
+    assert "SUPABASE_SERVICE_ROLE_KEY is invalid" in text
+
+
+def test_make_source_builds_the_realtime_source():
+    from listener.wakeup import make_source
+
+    source = make_source(load_settings(REALTIME), notify=None)
+    assert source.name == "realtime"
+    assert source.wakeup.websocket_url == (
+        "wss://abcdefgh.supabase.co/realtime/v1/websocket?apikey=REDACTED&vsn=1.0.0"
+    )
+
+
+def test_metrics_settings():
+    settings = load_settings({"DATABASE_URL": URL})
+    assert settings.metrics_port is None and settings.metrics_host == "127.0.0.1"
+    settings = load_settings(
+        {"DATABASE_URL": URL, "PLANNER_METRICS_PORT": "9464", "PLANNER_METRICS_HOST": "0.0.0.0"}
+    )
+    assert (settings.metrics_port, settings.metrics_host) == (9464, "0.0.0.0")

@@ -1,0 +1,144 @@
+"""Optional Prometheus metrics (PLANNER_METRICS_PORT; off when unset).
+
+The worker always records into its own `CollectorRegistry` (cheap, no global state); the
+HTTP endpoint is started only when a port is configured, on PLANNER_METRICS_HOST
+(127.0.0.1 by default: put a sidecar or an explicit 0.0.0.0 in front to scrape from outside).
+
+Metric names and meanings: docs/operations.md ("Metrics"). Every series lives in this
+worker's registry, so two workers in one process (tests) never collide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+FINISH_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "RELEASED", "ABANDONED")
+WAKEUP_SOURCES = ("listen", "realtime", "poll", "reconnect")
+SOLVE_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
+GAP_BUCKETS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, float("inf"))
+
+
+class Metrics:
+    def __init__(self, *, worker_id: str = "", version: str = "", wakeup: str = "") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.runs_claimed = Counter("planner_runs_claimed", "Runs this worker claimed", registry=r)
+        self.runs_finished = Counter(
+            "planner_runs_finished",
+            "Runs this worker ended, by final state",
+            ["state"],
+            registry=r,
+        )
+        for state in FINISH_STATES:
+            self.runs_finished.labels(state)
+        self.solve_seconds = Histogram(
+            "planner_solve_seconds",
+            "Seconds from claim to the end of the solve",
+            buckets=SOLVE_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge("planner_queue_depth", "PENDING runs in the database", registry=r)
+        self.queue_oldest_age = Gauge(
+            "planner_queue_oldest_pending_age_seconds",
+            "Age of the oldest PENDING run (0 when the queue is empty)",
+            registry=r,
+        )
+        self.runs_generating = Gauge(
+            "planner_runs_generating", "GENERATING runs in the database", registry=r
+        )
+        self.queue_refresh_errors = Counter(
+            "planner_queue_refresh_errors", "Failed refreshes of the queue figures", registry=r
+        )
+        self.heartbeat_gap = Histogram(
+            "planner_heartbeat_gap_seconds",
+            "Seconds between successive successful heartbeats of a run",
+            buckets=GAP_BUCKETS,
+            registry=r,
+        )
+        self.heartbeat_lag = Gauge(
+            "planner_heartbeat_lag_seconds",
+            "Seconds since the oldest last successful heartbeat of this worker's runs",
+            registry=r,
+        )
+        self.wakeups = Counter(
+            "planner_wakeups",
+            "Claim passes triggered, by wake-up source",
+            ["source"],
+            registry=r,
+        )
+        for source in WAKEUP_SOURCES:
+            self.wakeups.labels(source)
+        self.active_runs = Gauge(
+            "planner_active_runs", "Runs this worker is processing now", registry=r
+        )
+        self.realtime_connected = Gauge(
+            "planner_realtime_connected",
+            "1 while the Supabase Realtime wake-up is subscribed (realtime only)",
+            registry=r,
+        )
+        info = Gauge(
+            "planner_worker_info",
+            "Identifies the worker (always 1)",
+            ["worker_id", "version", "wakeup"],
+            registry=r,
+        )
+        info.labels(worker_id, version, wakeup).set(1)
+        self._server = None
+
+    # -- recording -------------------------------------------------------------------
+
+    def wakeup(self, source: str) -> None:
+        self.wakeups.labels(source if source in WAKEUP_SOURCES else "reconnect").inc()
+
+    def run_claimed(self) -> None:
+        self.runs_claimed.inc()
+
+    def run_finished(self, state: str | None) -> None:
+        if state in FINISH_STATES:
+            self.runs_finished.labels(state).inc()
+
+    def queue(self, stats: dict) -> None:
+        self.queue_depth.set(float(stats.get("pending") or 0))
+        self.runs_generating.set(float(stats.get("generating") or 0))
+        self.queue_oldest_age.set(float(stats.get("oldest_pending_age_s") or 0))
+
+    def watch_live(
+        self,
+        *,
+        active_runs: Callable[[], float],
+        heartbeat_lag: Callable[[], float],
+        realtime_connected: Callable[[], float] | None = None,
+    ) -> None:
+        """Gauges computed at scrape time."""
+        self.active_runs.set_function(active_runs)
+        self.heartbeat_lag.set_function(heartbeat_lag)
+        if realtime_connected is not None:
+            self.realtime_connected.set_function(realtime_connected)
+
+    # -- serving ---------------------------------------------------------------------
+
+    def serve(self, host: str, port: int) -> None:
+        """Start the /metrics endpoint in a daemon thread; raises OSError when the port is taken."""
+        self._server = start_http_server(port, addr=host, registry=self.registry)
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        httpd = server[0] if isinstance(server, tuple) else None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+
+
+def lag_since(last_beats: Callable[[], list[float]]) -> Callable[[], float]:
+    """now - min(last successful heartbeat) over the live runs, 0 when there are none."""
+
+    def compute() -> float:
+        beats = last_beats()
+        return max(0.0, time.monotonic() - min(beats)) if beats else 0.0
+
+    return compute

@@ -1,0 +1,217 @@
+-- Worker registry and the on-call status view.
+--
+-- public.planner_workers: one row per running worker (no tenant data). Workers write it only
+-- through planner.register_worker / worker_seen / deregister_worker; nobody but service_role
+-- and postgres reads the table directly (on-call staff use planner.status()).
+-- Stale rows (last_seen_at older than planner_settings.stale_after) are swept by
+-- planner.sweep_workers(), which planner.reap_stale_runs() calls: the existing pg_cron job
+-- 'planner-reap-stale-runs' does both, so there is still ONE job to watch.
+
+create table public.planner_workers (
+    worker_id text primary key check (length(worker_id) between 1 and 200),
+    host text not null default '' check (length(host) <= 255),
+    pid integer check (pid is null or pid > 0),
+    version text not null default '' check (length(version) <= 64),
+    started_at timestamptz not null default now(),
+    last_seen_at timestamptz not null default now(),
+    current_run_id uuid,
+    state text not null default 'idle' check (state in ('starting', 'idle', 'solving', 'stopping'))
+);
+create index planner_workers_last_seen_idx on public.planner_workers (last_seen_at);
+
+alter table public.planner_workers enable row level security;
+revoke all on table public.planner_workers from public, anon, authenticated;
+grant all on table public.planner_workers to service_role;
+
+-- Register (or re-register) a worker. Returns true when another live process (different
+-- host or pid, seen within stale_after) already held this worker id: two workers share a
+-- PLANNER_WORKER_ID, which the worker reports as a warning.
+create function planner.register_worker(
+    worker_id text, host text, pid integer, version text, started_at timestamptz default null
+)
+returns boolean
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+    previous public.planner_workers;
+    clash boolean := false;
+begin
+    select * into previous from public.planner_workers w
+     where w.worker_id = register_worker.worker_id for update;
+    if found then
+        clash := (previous.host is distinct from coalesce(register_worker.host, '')
+                  or previous.pid is distinct from register_worker.pid)
+                 and previous.last_seen_at >= now() - (select s.stale_after from public.planner_settings s);
+    end if;
+    insert into public.planner_workers as w
+        (worker_id, host, pid, version, started_at, last_seen_at, current_run_id, state)
+    values (register_worker.worker_id, coalesce(register_worker.host, ''), register_worker.pid,
+            coalesce(register_worker.version, ''), coalesce(register_worker.started_at, now()),
+            now(), null, 'idle')
+    on conflict on constraint planner_workers_pkey do update
+        set host = excluded.host, pid = excluded.pid, version = excluded.version,
+            started_at = excluded.started_at, last_seen_at = now(), current_run_id = null,
+            state = 'idle';
+    return clash;
+end;
+$$;
+
+-- Keep the entry fresh. false = the entry is gone (swept while the worker could not reach
+-- the database): the worker registers again.
+create function planner.worker_seen(
+    worker_id text, current_run_id uuid default null, state text default null
+)
+returns boolean
+language sql volatile security definer set search_path = '' as $$
+    with seen as (
+        update public.planner_workers w
+           set last_seen_at = now(),
+               current_run_id = worker_seen.current_run_id,
+               state = coalesce(worker_seen.state,
+                                case when worker_seen.current_run_id is null then 'idle'
+                                     else 'solving' end)
+         where w.worker_id = worker_seen.worker_id
+        returning 1
+    )
+    select exists (select 1 from seen);
+$$;
+
+create function planner.deregister_worker(worker_id text)
+returns boolean
+language sql volatile security definer set search_path = '' as $$
+    with gone as (
+        delete from public.planner_workers w where w.worker_id = deregister_worker.worker_id
+        returning 1
+    )
+    select exists (select 1 from gone);
+$$;
+
+-- Entries not seen for longer than stale_after belong to workers that died without
+-- deregistering (killed, host lost). Returns how many were removed.
+create function planner.sweep_workers()
+returns integer
+language sql volatile security definer set search_path = '' as $$
+    with swept as (
+        delete from public.planner_workers w
+         where w.last_seen_at < now() - (select s.stale_after from public.planner_settings s)
+        returning 1
+    )
+    select count(*)::integer from swept;
+$$;
+
+-- The reaper now also sweeps the registry (same signature, same result: reaped runs), so
+-- the one pg_cron job 'planner-reap-stale-runs' keeps doing both.
+create or replace function planner.reap_stale_runs()
+returns integer
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+    reaped integer;
+begin
+    with stale as (
+        update public.allocation_planner_runs r
+           set state = 'FAILED', finished_at = now(),
+               error = format('Timeout: no heartbeat from worker %s since %s', r.worker_id, r.heartbeat_at)
+         where r.state = 'GENERATING'
+           and r.heartbeat_at < now() - (select s.stale_after from public.planner_settings s)
+        returning r.id, r.organization_id, r.worker_id, r.attempt, r.heartbeat_at
+    ), logged as (
+        insert into public.planner_execution_logs (run_id, organization_id, level, message, context)
+        select id, organization_id, 'ERROR',
+               format('Timeout: worker %s stopped sending heartbeats; run marked FAILED', worker_id),
+               jsonb_build_object('error', 'Timeout', 'worker_id', worker_id, 'attempt', attempt,
+                                  'last_heartbeat_at', heartbeat_at)
+        from stale
+        returning 1
+    )
+    select count(*)::integer into reaped from logged;
+    perform planner.sweep_workers();
+    return reaped;
+end;
+$$;
+
+-- Cheap queue figures (the metrics gauge refreshes them every few seconds): served by the
+-- partial indexes on PENDING and GENERATING runs.
+create function planner.queue_stats()
+returns jsonb
+language sql stable security definer set search_path = '' as $$
+    select jsonb_build_object(
+        'pending', (select count(*) from public.allocation_planner_runs r where r.state = 'PENDING'),
+        'generating', (select count(*) from public.allocation_planner_runs r where r.state = 'GENERATING'),
+        'oldest_pending_at', (select min(r.created_at) from public.allocation_planner_runs r
+                               where r.state = 'PENDING'),
+        'oldest_pending_age_s', (select round(extract(epoch from now() - min(r.created_at))::numeric, 3)
+                                 from public.allocation_planner_runs r where r.state = 'PENDING')
+    );
+$$;
+
+-- Everything `receptor-planner status` shows, as one jsonb document, so the least-privilege
+-- worker role can run it without any table privilege. `failures` = how many of the most
+-- recent FAILED/INFEASIBLE runs to list.
+create function planner.status(failures integer default 10)
+returns jsonb
+language sql stable security definer set search_path = '' as $$
+    with settings as (
+        select s.stale_after from public.planner_settings s limit 1
+    )
+    select jsonb_build_object(
+        'generated_at', now(),
+        'stale_after_s', (select extract(epoch from stale_after)::integer from settings),
+        'workers', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                       'worker_id', w.worker_id, 'host', w.host, 'pid', w.pid,
+                       'version', w.version, 'state', w.state,
+                       'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
+                       'last_seen_s', round(extract(epoch from now() - w.last_seen_at)::numeric, 1),
+                       'alive', w.last_seen_at >= now() - (select stale_after from settings),
+                       'current_run_id', w.current_run_id)
+                   order by w.worker_id)
+            from public.planner_workers w), '[]'::jsonb),
+        'queue', planner.queue_stats(),
+        'generating', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                       'run_id', r.id, 'organization_id', r.organization_id,
+                       'organization', o.name, 'allocation_run_id', r.allocation_run_id,
+                       'worker_id', r.worker_id, 'attempt', r.attempt,
+                       'claimed_at', r.claimed_at, 'heartbeat_at', r.heartbeat_at,
+                       'elapsed_s', round(extract(epoch from now() - r.claimed_at)::numeric, 1),
+                       'heartbeat_age_s', round(extract(epoch from now() - r.heartbeat_at)::numeric, 1),
+                       'constraints', to_jsonb(r.constraints),
+                       'percent', r.progress -> 'percent',
+                       'objective', r.progress -> 'objective',
+                       'phase', r.progress -> 'phase',
+                       'progress', r.progress)
+                   order by r.claimed_at)
+            from public.allocation_planner_runs r
+            join public.organizations o on o.id = r.organization_id
+            where r.state = 'GENERATING'), '[]'::jsonb),
+        'failures', coalesce((
+            select jsonb_agg(to_jsonb(f) - 'ord' order by f.ord)
+            from (
+                select row_number() over (order by r.finished_at desc nulls last, r.created_at desc) as ord,
+                       r.id as run_id, r.organization_id, o.name as organization,
+                       r.allocation_run_id, r.state, r.error, r.worker_id, r.attempt,
+                       r.created_at, r.finished_at
+                from public.allocation_planner_runs r
+                join public.organizations o on o.id = r.organization_id
+                where r.state in ('FAILED', 'INFEASIBLE')
+                order by r.finished_at desc nulls last, r.created_at desc
+                limit greatest(0, least(coalesce(status.failures, 10), 1000))
+            ) f), '[]'::jsonb)
+    );
+$$;
+
+revoke all on function
+    planner.register_worker(text, text, integer, text, timestamptz),
+    planner.worker_seen(text, uuid, text),
+    planner.deregister_worker(text),
+    planner.sweep_workers(),
+    planner.queue_stats(),
+    planner.status(integer)
+from public, anon, authenticated;
+grant execute on function
+    planner.register_worker(text, text, integer, text, timestamptz),
+    planner.worker_seen(text, uuid, text),
+    planner.deregister_worker(text),
+    planner.queue_stats(),
+    planner.status(integer)
+to planner_worker, service_role;
+grant execute on function planner.sweep_workers() to service_role;
