@@ -28,7 +28,7 @@ from constraints.stability import changed_rotations
 TOL = 1e-6
 # Deterministic work budgets, per second of params.time_limit_s: CP-SAT pricing calls for the
 # stability LP, and CP-SAT deterministic time for each integer master.
-PRICES_PER_SECOND = 30
+PRICES_PER_SECOND = 60
 IP_WORK_SHARE = 0.3
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "

@@ -13,8 +13,9 @@ Fixtures and helpers for every reliability module:
   reliability_ledger  (session, autouse) `Ledger`: `track(run_id, expect=("COMPLETED",),
                       dsn=None)` registers a run the test created and the final state(s) it
                       must end in (`expect=FINAL` for "any final state"); `dsn` names another
-                      cluster than the session's (a module's own throwaway cluster): call
-                      `await reliability_ledger.audit(dsn)` before that cluster goes away.
+                      cluster than the session's (a module's own throwaway cluster): it is
+                      audited after every test (so its module's last test counts), or call
+                      `await reliability_ledger.audit(dsn)` yourself before it goes away.
   planner_settings    (function) `await planner_settings.set(stale_after="3 seconds",
                       max_runs_per_org_per_hour=1000)`; the originals are restored afterwards.
   start_worker        (function) the end-to-end suite's factory: `start_worker(**env)` ->
@@ -26,6 +27,7 @@ Fixtures and helpers for every reliability module:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -83,7 +85,7 @@ where u.organization_id <> h.organization_id or u.allocation_run_id <> h.allocat
 PROCESSED_TWICE_SQL = """
 with runs as (
     select r.id, r.state from allocation_planner_runs r
-    where r.id = any($1::uuid[]) or r.created_at >= $2
+    where r.id = any($1::uuid[]) or ($2::timestamptz is not null and r.created_at >= $2)
 ), snapshots as (
     select h.planner_run_id as id, count(*) as n from job_lines_history h
     where h.reason = 'complete' group by 1
@@ -168,7 +170,7 @@ class Ledger:
                 )
             }
             since = self.started_at if dsn == self.default_dsn else None
-            twice = await conn.fetch(PROCESSED_TWICE_SQL, list(runs), since or "infinity")
+            twice = await conn.fetch(PROCESSED_TWICE_SQL, list(runs), since)
             tenants = await cross_tenant_rows(conn)
         finally:
             await conn.close()
@@ -199,11 +201,11 @@ def reliability_ledger(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[
 
     async def audit_all() -> None:
         for dsn in {db_dsn, *ledger.tracked}:
-            if dsn in ledger.audited and dsn != db_dsn:
-                continue
             try:
                 await ledger.audit(dsn)
             except (OSError, asyncpg.PostgresError) as exc:
+                if dsn in ledger.audited:
+                    continue  # a private cluster, gone now: its audit at its last test stands
                 count = len(ledger.tracked.get(dsn, {}))
                 ledger.audited[dsn] = {
                     "tracked": count,
@@ -229,6 +231,23 @@ def reliability_ledger(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[
         f"reliability audit: lost {totals['lost']}, processed twice {totals['twice']}, "
         f"stuck {totals['stuck']}, cross-tenant rows {totals['tenant']}"
     )
+
+
+@pytest.fixture(autouse=True)
+def _audit_private_clusters(reliability_ledger: Ledger) -> Iterator[None]:
+    """After each test, audit the clusters other than the session's that tests tracked runs
+    on (a module's own throwaway cluster is gone by the end of the session; the audit after
+    its module's last test is the one that counts)."""
+    yield
+    private = [dsn for dsn in reliability_ledger.tracked if dsn != reliability_ledger.default_dsn]
+
+    async def audit() -> None:
+        for dsn in private:
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await reliability_ledger.audit(dsn)
+
+    if private:
+        anyio.run(audit)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
