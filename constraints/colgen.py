@@ -68,9 +68,11 @@ def generate(
     max_prices: int | None = None,
     batch: int = 40,
     pairs: bool = True,
+    target: float | None = None,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
-    wall-clock budget, ignored in deterministic mode."""
+    wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
+    pricing as soon as the LP value is at most `target` (diving: nothing left to gain)."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
     error = (ctx.T + 2) / SCALE  # rounding of the scaled pricing objective
@@ -85,7 +87,8 @@ def generate(
             return CgOutcome(None, -math.inf, False, rounds, time.monotonic() - started)
         over = wall_budget is not None and time.monotonic() - started > wall_budget
         spent = max_prices is not None and prices >= max_prices
-        if rounds >= max_rounds or control.stopped or over or spent:
+        reached = target is not None and value <= target + EPS
+        if rounds >= max_rounds or control.stopped or over or spent or reached:
             break
         rounds += 1
         duals = master.duals()
@@ -150,6 +153,7 @@ def dive(
     *,
     rounds_per_step: int = 30,
     max_backtracks: int = 100,
+    target: float | None = None,
 ) -> dict[Column, int] | None:
     """Price-and-fix: commit the integer part of the LP, round one fraction up, re-price.
 
@@ -157,13 +161,22 @@ def dive(
     LPs; it usually lands on ceil(LP bound) and then the integer master has nothing to prove.
     A round-up that leaves the residual infeasible is undone (with the bounds fixed after it)
     and forbidden, depth first, up to `max_backtracks` times. Returns column -> count, or
-    None when no rounding was found.
+    None when no rounding was found. With a `target` (the stage's integer lower bound, in LP
+    objective units) a step re-prices only while the LP value is above it.
     """
     stack: list[tuple[tuple, int, int]] = []  # (bounds before, column, its floor) per round-up
     backtracks = 0
     try:
         while not control.stopped:
-            cg = generate(master, pricers, control, phase, max_rounds=rounds_per_step, pairs=False)
+            cg = generate(
+                master,
+                pricers,
+                control,
+                phase,
+                max_rounds=rounds_per_step,
+                pairs=False,
+                target=target,
+            )
             if cg.value is None:
                 if not stack or backtracks >= max_backtracks:
                     return None

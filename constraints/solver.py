@@ -126,7 +126,7 @@ class _Run:
             shortfall_cap=short_cap,
             allow_shortfall=allow,
         )
-        if not self._stage(goal, "lines"):
+        if not self._stage(goal, "lines", target=goal.lower_bound):
             return self._not_found()
         lines = self.values["lines"]
 
@@ -220,7 +220,7 @@ class _Run:
         self.rounds[phase] = self.rounds.get(phase, 0) + cg.rounds
         return cg
 
-    def _stage(self, goal: Goal, phase: str) -> bool:
+    def _stage(self, goal: Goal, phase: str, target: float | None = None) -> bool:
         """Dive for an integer plan; ask CP-SAT over the pool only if a gap remains."""
         ctx, master = self.ctx, self.master
         assert ctx is not None and master is not None
@@ -231,7 +231,9 @@ class _Run:
         counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
         quick = evaluate(ctx, from_counts(ctx, counts), goal) if counts is not None else None
         if quick is None or quick > goal.lower_bound:
-            again = dive(master, self.pricers, self.control, phase, rounds_per_step=3)
+            again = dive(
+                master, self.pricers, self.control, phase, rounds_per_step=30, target=target
+            )
             value = evaluate(ctx, from_counts(ctx, again), goal) if again is not None else None
             if value is not None and (quick is None or value < quick):
                 counts = again
