@@ -99,6 +99,10 @@ def generate(
         jobs += [
             (pricers.get(lock=c.lock, cap=stage.cap), i, c.count) for i, c in enumerate(ctx.classes)
         ]
+        full = master.full_kinds()  # diving: kinds whose lines are all committed
+        if full:
+            exact = False  # a skipped kind leaves no bound (the dive reads only the value)
+            jobs = [job for job in jobs if job[1] not in full]
         for search, cls, mult in jobs:
             const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
             out = search.price(control, duals.rows, const, phase=phase)
@@ -122,6 +126,7 @@ def generate(
                 phase,
                 batch=batch,
                 max_calls=left,
+                generic=generic_gain[0][0] if generic_gain else math.inf,
             )
             prices += pr.priced
             added += pr.added

@@ -129,6 +129,19 @@ class Master:
         self.upper[i] = upper
         self.vars[i].SetUb(upper)
 
+    def full_kinds(self) -> set[int | None]:
+        """Diving: line kinds (None generic, else class) whose every line is committed."""
+        committed: dict[int | None, int] = {}
+        for i, lb in self.lower.items():
+            cls = self.columns[i].cls
+            committed[cls] = committed.get(cls, 0) + lb
+        _, hi = self.stage.lines if self.stage.lines else (0, self.ctx.max_generic)
+        return {
+            cls
+            for cls, k in committed.items()
+            if k >= (hi if cls is None else self.ctx.classes[cls].count)
+        }
+
     def bounds(self) -> tuple[dict[int, int], dict[int, int]]:
         return dict(self.lower), dict(self.upper)
 

@@ -1,12 +1,16 @@
 """Stability pricing: the best new line to pair with each current pattern, in batches.
 
 A pair column "new line p paired with current pattern q" has reduced value
-sum_t (dual(p_t, t) + [p_t == q_t]) + dual(q) + dual(lines). Dropping the rule sets gives
-an upper bound per q in one vectorised pass (each term picks its best open unit); only the
-current patterns whose bound is positive are priced exactly, best bound first, by the plain
-one-line model with a match bonus folded into the row values (no pairing variables). A round
-stops after `batch` improving columns; every q not priced keeps its relaxed bound, so the
-Lagrangian bound stays valid whatever the batch size or budget.
+sum_t (dual(p_t, t) + [p_t == q_t]) + dual(q) + dual(lines). Most q are settled without a
+CP-SAT call, by splitting the new lines p by how many terms they share with q:
+- all T (p = q) and T - 1 (one term swapped): enumerated exactly, best first, each candidate
+  checked against the rule sets once (cached);
+- at most T - 2: bounded by min(generic bound + (T - 2) + dual(q), the same sum with the rule
+  sets dropped), both vectorised over every q.
+Only the q whose "at most T - 2" bound stays positive (and the incomplete current lines) are
+priced exactly, best bound first, by the plain one-line model with a match bonus folded into
+the row values. A round stops after `batch` improving CP-SAT columns; every q keeps a valid
+bound, so the Lagrangian bound stays valid whatever the batch size or budget.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import numpy as np
 
 from constraints.control import Control
 from constraints.master import Column, Duals, Master
+from constraints.patterns import Pattern
 from constraints.pricing import SCALE, LineSearch
 
 EPS = 1e-6
+LARGE = 1e9  # stands in for -inf so that sums stay finite
 
 
 @dataclass
@@ -39,20 +45,79 @@ class PairPricer:
         width = max((len(us) for us in self.open), default=0)
         # match[j, t, k]: current pattern j has open unit k of term t
         self.match = np.zeros((len(ctx.current), ctx.T, width), dtype=np.float64)
+        # code[j, t]: index of q_t among term t's open units; -1 if missing or closed
+        self.code = np.full((len(ctx.current), ctx.T), -1, dtype=np.int64)
         for j, (q, _) in enumerate(ctx.current):
             for t, units in enumerate(self.open):
                 if q[t] in units:
                     self.match[j, t, units.index(q[t])] = 1.0
+                    self.code[j, t] = units.index(q[t])
+        self.full = (self.code >= 0).all(axis=1)  # q names an open unit in every term
+        self._valid: dict[tuple, bool] = {}
 
-    def relaxed(self, duals: Duals, constant: float) -> np.ndarray:
-        """Upper bound of each q's best pair value, ignoring every rule set."""
-        width = self.match.shape[2]
-        d = np.full((self.ctx.T, width), -np.inf)
+    def _dual_grid(self, duals: Duals) -> np.ndarray:
+        d = np.full((self.ctx.T, self.match.shape[2]), -np.inf)
         for t, units in enumerate(self.open, 1):
             for k, u in enumerate(units):
                 d[t - 1, k] = duals.rows[(u, t)]
+        return d
+
+    def relaxed(self, duals: Duals, constant: float) -> np.ndarray:
+        """Upper bound of each q's best pair value, ignoring every rule set."""
+        d = self._dual_grid(duals)
         best = (d[None, :, :] + self.match).max(axis=2).sum(axis=1)
         return best + np.array(duals.pairs) + constant
+
+    def valid(self, p: Pattern) -> bool:
+        cap = self.master.stage.cap
+        key = (p, cap)
+        if key not in self._valid:
+            ctx = self.ctx
+            self._valid[key] = ctx.usable(p) and (cap is None or ctx.load(p) <= cap)
+        return self._valid[key]
+
+    def far(self, d: np.ndarray, duals: Duals, constant: float, generic: float) -> np.ndarray:
+        """Bound on pairs sharing at most T - 2 terms with q (full q only; others +inf)."""
+        T = self.ctx.T
+        rows = np.arange(T)
+        code = np.where(self.code >= 0, self.code, 0)
+        a = d[rows[None, :], code] + 1.0  # match value per (q, term)
+        masked = np.repeat(d[None, :, :], len(code), axis=0)
+        np.put_along_axis(masked, code[:, :, None], -np.inf, axis=2)
+        b = masked.max(axis=2)  # best other unit per (q, term); a lone open unit must match
+        b = np.where(np.isfinite(b), b, -LARGE)
+        gain = np.sort(np.maximum(a - b, 0.0), axis=1)[:, ::-1][:, : max(T - 2, 0)]
+        pairs = np.array(duals.pairs)
+        relaxed = b.sum(axis=1) + gain.sum(axis=1) + pairs + constant
+        out = np.minimum(relaxed, generic + (T - 2) + pairs)
+        return np.where(self.full, out, np.inf)
+
+    def near(self, j: int, d: np.ndarray, duals: Duals, constant: float, checks: list[int]):
+        """Exact best of the pairs sharing T or T - 1 terms with full q: (bound, columns)."""
+        q = self.ctx.current[j][0]
+        code = self.code[j]
+        a = d[np.arange(self.ctx.T), code] + 1.0
+        base = a.sum() + duals.pairs[j] + constant  # p = q
+        grid = base - a[:, None] + d
+        grid[np.arange(self.ctx.T), code] = -np.inf
+        found: list[Pattern] = []
+        if base > EPS and self.valid(q):  # type: ignore[arg-type]
+            found.append(q)  # type: ignore[arg-type]
+        top = base if found else EPS  # below EPS counts as nothing to gain
+        order = np.argsort(-grid, axis=None, kind="stable")
+        for flat in order:
+            t, k = divmod(int(flat), grid.shape[1])
+            v = grid[t, k]
+            if v <= EPS or len(found) >= 3:
+                break
+            if checks[0] <= 0:  # budget spent: the next candidate still bounds the rest
+                return max(top, v), found
+            p = (*q[:t], self.open[t][k], *q[t + 1 :])
+            checks[0] -= (p, self.master.stage.cap) not in self._valid
+            if self.valid(p):  # type: ignore[arg-type]
+                top = max(top, v)
+                found.append(p)  # type: ignore[arg-type]
+        return top, found
 
     def price(
         self,
@@ -64,13 +129,27 @@ class PairPricer:
         *,
         batch: int,
         max_calls: int | None,
+        generic: float = np.inf,
+        checks: int = 20_000,
     ) -> PairRound:
+        """`generic`: a proven bound on the best generic column's reduced value this round."""
         ctx, master = self.ctx, self.master
         out = PairRound(bounds=list(self.relaxed(duals, constant)))
         error = (ctx.T + 2) / SCALE
-        order = sorted((-b, j) for j, b in enumerate(out.bounds) if b > EPS)
+        d = self._dual_grid(duals)
+        far = self.far(d, duals, constant, generic)
+        budget = [checks]
+        exact: list[float] = list(out.bounds)  # what is left for CP-SAT per q
+        for j in np.flatnonzero(self.full & (np.array(out.bounds) > EPS)):
+            top, found = self.near(int(j), d, duals, constant, budget)
+            out.bounds[j] = min(out.bounds[j], max(top, far[j]))
+            exact[j] = far[j]
+            for p in found:
+                out.added += master.add(Column(p, pair=int(j)))
+        cp_added = 0
+        order = sorted((-b, j) for j, b in enumerate(exact) if b > EPS)
         for _, j in order:
-            if out.added >= batch or (max_calls is not None and out.priced >= max_calls):
+            if cp_added >= batch or (max_calls is not None and out.priced >= max_calls):
                 out.complete = False
                 break
             if control.stopped:
@@ -90,7 +169,8 @@ class PairPricer:
                 p = priced.pattern
                 v = sum(values[(u, t)] for t, u in enumerate(p, 1)) + constant + duals.pairs[j]
                 if v > EPS and master.add(Column(p, pair=j)):
-                    out.added += 1
+                    cp_added += 1
+        out.added += cp_added
         return out
 
 

@@ -228,7 +228,11 @@ class _Run:
         # First dive on the pool as it is (LP re-solves only, milliseconds each); re-price
         # while diving only if the pool alone cannot be rounded to a plan. (Stability prices
         # one model per current pattern: too dear for a dive; it re-prices unpaired lines.)
-        counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
+        # With a target the re-pricing dive prices only when the LP drifts above it, so it
+        # subsumes the pool-only dive.
+        counts = None
+        if target is None:
+            counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
         quick = evaluate(ctx, from_counts(ctx, counts), goal) if counts is not None else None
         if quick is None or quick > goal.lower_bound:
             again = dive(
