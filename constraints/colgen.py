@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +70,17 @@ def generate(
     batch: int = 40,
     pairs: bool = True,
     target: float | None = None,
+    stop_above: float | None = None,
+    close_enough: Callable[[float, float], bool] | None = None,
+    reserve_s: float | None = None,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
-    pricing as soon as the LP value is at most `target` (diving: nothing left to gain)."""
+    pricing as soon as the LP value is at most `target` (diving: nothing left to gain); with
+    `stop_above`, as soon as the proven bound exceeds it (phase 1: infeasibility proven); with
+    `close_enough(value, bound)`, as soon as it says the proven bound is close enough.
+    `reserve_s` is a wall-clock safety net kept in both modes: stop while that much of the
+    time limit is left for the stages after this one (only a slow machine reaches it)."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
     error = (ctx.T + 2) / SCALE  # rounding of the scaled pricing objective
@@ -88,7 +96,9 @@ def generate(
         over = wall_budget is not None and time.monotonic() - started > wall_budget
         spent = max_prices is not None and prices >= max_prices
         reached = target is not None and value <= target + EPS
-        if rounds >= max_rounds or control.stopped or over or spent or reached:
+        close = close_enough is not None and close_enough(value, bound)
+        late = reserve_s is not None and control.remaining < reserve_s
+        if rounds >= max_rounds or control.stopped or over or spent or reached or close or late:
             break
         rounds += 1
         duals = master.duals()
@@ -139,7 +149,8 @@ def generate(
             bound = max(bound, value - penalty)
         control.report(phase, value, bound if bound > -math.inf else None)
         integral_gap_closed = exact and math.ceil(value - 1e-6) <= math.ceil(bound - 1e-6)
-        if not added or integral_gap_closed:  # integer objectives: ceil(bound) cannot improve
+        proven = stop_above is not None and bound > stop_above
+        if not added or integral_gap_closed or proven:  # integer objectives: ceil(bound) is final
             return CgOutcome(
                 value,
                 max(bound, value) if exact else bound,

@@ -224,23 +224,36 @@ def _rule_totals(ctx: Context) -> list[str]:
     return out
 
 
-def explain(ctx: Context, control: Control) -> list[str]:
-    """Beyond the counting checks: read the LP certificate, then test each rule set."""
+def explain(ctx: Context, control: Control, master=None) -> list[str]:
+    """Beyond the counting checks: read the LP certificate, then test each rule set.
+
+    `master` is the solver's converged phase-1 LP, when it has one: its duals are the
+    certificate and its patterns warm-start each rule-set test (a pattern that obeys every
+    rule set still obeys fewer), which stops as soon as its LP meets the demand.
+    """
     from constraints.colgen import Pricers, generate
-    from constraints.master import Master, Stage
+    from constraints.master import Column, Master, Stage
 
     out = prechecks(ctx) or _rule_totals(ctx)
     if out:
         return out
 
-    def phase1(plan) -> tuple[bool, Master]:
+    def phase1(plan, seed=()) -> tuple[bool, Master]:
         c = Context(plan)
-        master = Master(c)
-        master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
-        cg = generate(master, Pricers(c), control, "explain", max_rounds=200)
-        return not (cg.converged and cg.bound > 1e-6), master
+        m = Master(c)
+        for col in seed:
+            m.add(col)
+        m.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
+        cg = generate(
+            m, Pricers(c), control, "explain", max_rounds=200, target=0.0, stop_above=1e-6
+        )
+        return not cg.bound > 1e-6, m
 
-    _, master = phase1(ctx.plan)
+    if master is None:
+        _, master = phase1(ctx.plan)
+    pool = [Column(c.pattern, cls=c.cls) for c in master.columns if c.pair is None]
+    master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
+    master.solve()  # the certificate is read from this LP's duals
     duals = master.duals()
     plan = ctx.plan
     # Rank the certificate's demand rows by what they add to it (dual x demand), so the
@@ -269,7 +282,7 @@ def explain(ctx: Context, control: Control) -> list[str]:
         relaxed = dataclasses.replace(
             plan, constraints=tuple(c for c in plan.constraints if c != name)
         )
-        feasible, _ = phase1(relaxed)
+        feasible, _ = phase1(relaxed, pool)
         if feasible:
             needed.append(name)
     shown = [

@@ -76,48 +76,83 @@ class PairPricer:
             self._valid[key] = ctx.usable(p) and (cap is None or ctx.load(p) <= cap)
         return self._valid[key]
 
-    def far(self, d: np.ndarray, duals: Duals, constant: float, generic: float) -> np.ndarray:
-        """Bound on pairs sharing at most T - 2 terms with q (full q only; others +inf)."""
+    def far(self, d: np.ndarray, duals: Duals, constant: float, generic: float, most: int):
+        """Bound on pairs sharing at most `most` terms with q (full q only; others +inf)."""
         T = self.ctx.T
-        rows = np.arange(T)
         code = np.where(self.code >= 0, self.code, 0)
-        a = d[rows[None, :], code] + 1.0  # match value per (q, term)
+        a = d[np.arange(T)[None, :], code] + 1.0  # match value per (q, term)
         masked = np.repeat(d[None, :, :], len(code), axis=0)
         np.put_along_axis(masked, code[:, :, None], -np.inf, axis=2)
         b = masked.max(axis=2)  # best other unit per (q, term); a lone open unit must match
         b = np.where(np.isfinite(b), b, -LARGE)
-        gain = np.sort(np.maximum(a - b, 0.0), axis=1)[:, ::-1][:, : max(T - 2, 0)]
+        gain = np.sort(np.maximum(a - b, 0.0), axis=1)[:, ::-1][:, : max(most, 0)]
         pairs = np.array(duals.pairs)
         relaxed = b.sum(axis=1) + gain.sum(axis=1) + pairs + constant
-        out = np.minimum(relaxed, generic + (T - 2) + pairs)
+        out = np.minimum(relaxed, generic + most + pairs)
         return np.where(self.full, out, np.inf)
 
-    def near(self, j: int, d: np.ndarray, duals: Duals, constant: float, checks: list[int]):
-        """Exact best of the pairs sharing T or T - 1 terms with full q: (bound, columns)."""
-        q = self.ctx.current[j][0]
-        code = self.code[j]
-        a = d[np.arange(self.ctx.T), code] + 1.0
+    def _swaps(self, j: int, d: np.ndarray, duals: Duals, constant: float, size: int):
+        """Values of the patterns that differ from full q in exactly `size` (1 or 2) terms."""
+        T, code = self.ctx.T, self.code[j]
+        a = d[np.arange(T), code] + 1.0
         base = a.sum() + duals.pairs[j] + constant  # p = q
-        grid = base - a[:, None] + d
-        grid[np.arange(self.ctx.T), code] = -np.inf
+        one = base - a[:, None] + d
+        one[np.arange(T), code] = -np.inf
+        if size == 1:
+            return base, [((t,), one[t]) for t in range(T)]
+        out = []
+        for t1 in range(T):
+            for t2 in range(t1 + 1, T):
+                grid = one[t1][:, None] - a[t2] + d[t2][None, :]
+                grid[:, code[t2]] = -np.inf
+                out.append(((t1, t2), grid))
+        return base, out
+
+    def near(self, j, d, duals, constant, size: int, tries: int):
+        """Best of the pairs sharing at least T - size terms with full q.
+
+        Returns (bound on them, improving columns, bound on the ones left unchecked): the
+        candidates are checked best first against the rule sets (cached), so the first valid
+        one is the best; after `tries` invalid ones the rest is only bounded.
+        """
+        q = self.ctx.current[j][0]
         found: list[Pattern] = []
-        if base > EPS and self.valid(q):  # type: ignore[arg-type]
-            found.append(q)  # type: ignore[arg-type]
-        top = base if found else EPS  # below EPS counts as nothing to gain
-        order = np.argsort(-grid, axis=None, kind="stable")
-        for flat in order:
-            t, k = divmod(int(flat), grid.shape[1])
-            v = grid[t, k]
-            if v <= EPS or len(found) >= 3:
-                break
-            if checks[0] <= 0:  # budget spent: the next candidate still bounds the rest
-                return max(top, v), found
-            p = (*q[:t], self.open[t][k], *q[t + 1 :])
-            checks[0] -= (p, self.master.stage.cap) not in self._valid
-            if self.valid(p):  # type: ignore[arg-type]
-                top = max(top, v)
-                found.append(p)  # type: ignore[arg-type]
-        return top, found
+        top = EPS  # below EPS counts as nothing to gain
+        for k in range(size + 1):
+            if k == 0:
+                base, _ = self._swaps(j, d, duals, constant, 1)
+                if base > EPS and self.valid(q):  # type: ignore[arg-type]
+                    found.append(q)  # type: ignore[arg-type]
+                    top = base
+                continue
+            groups = self._swaps(j, d, duals, constant, k)[1]
+            hits = [np.flatnonzero(grid > EPS) for _, grid in groups]
+            vals = np.concatenate([g.flat[h] for (_, g), h in zip(groups, hits, strict=True)])
+            which = np.concatenate([np.full(len(h), i) for i, h in enumerate(hits)])
+            where = np.concatenate(hits)
+            mine = 0
+            best = tries + 4  # the loop below ends within tries + 3 candidates
+            if len(vals) > best:
+                part = np.argpartition(-vals, best)[:best]
+                pick = part[np.argsort(-vals[part], kind="stable")]
+            else:
+                pick = np.argsort(-vals, kind="stable")
+            for n in pick:
+                if mine >= 3:
+                    break
+                if tries <= 0:  # the next candidate bounds the rest: CP-SAT's turn
+                    return top, found, float(vals[n])
+                terms, grid = groups[int(which[n])]
+                p = list(q)
+                for t, i in zip(terms, np.unravel_index(int(where[n]), grid.shape), strict=True):
+                    p[t] = self.open[t][int(i)]
+                pt = tuple(p)
+                tries -= 1
+                if self.valid(pt):  # type: ignore[arg-type]
+                    top = max(top, float(vals[n]))
+                    found.append(pt)  # type: ignore[arg-type]
+                    mine += 1
+        return top, found, -np.inf
 
     def price(
         self,
@@ -130,20 +165,23 @@ class PairPricer:
         batch: int,
         max_calls: int | None,
         generic: float = np.inf,
-        checks: int = 20_000,
+        tries: int = 12,
     ) -> PairRound:
         """`generic`: a proven bound on the best generic column's reduced value this round."""
         ctx, master = self.ctx, self.master
         out = PairRound(bounds=list(self.relaxed(duals, constant)))
         error = (ctx.T + 2) / SCALE
         d = self._dual_grid(duals)
-        far = self.far(d, duals, constant, generic)
-        budget = [checks]
+        tol = error + EPS  # the pricing models' own rounding tolerance
+        far1 = self.far(d, duals, constant, generic, ctx.T - 2)
+        far2 = self.far(d, duals, constant, generic, ctx.T - 3)
         exact: list[float] = list(out.bounds)  # what is left for CP-SAT per q
         for j in np.flatnonzero(self.full & (np.array(out.bounds) > EPS)):
-            top, found = self.near(int(j), d, duals, constant, budget)
-            out.bounds[j] = min(out.bounds[j], max(top, far[j]))
-            exact[j] = far[j]
+            size, rest = (1, far1[j]) if far1[j] <= tol else (2, far2[j])
+            top, found, left = self.near(int(j), d, duals, constant, size, tries)
+            rest = max(rest, left)
+            out.bounds[j] = min(out.bounds[j], max(top, rest))
+            exact[j] = rest if rest > tol else 0.0
             for p in found:
                 out.added += master.add(Column(p, pair=int(j)))
         cp_added = 0

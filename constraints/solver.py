@@ -30,6 +30,11 @@ TOL = 1e-6
 # stability LP, and CP-SAT deterministic time for each integer master.
 PRICES_PER_SECOND = 60
 IP_WORK_SHARE = 0.3
+# The stability LP stops once its proven bound is within this share of its changed rotations
+# (the goal is 2%; the dive needs the rest), and (wall-clock safety net) while this share of
+# the time limit is left.
+STABILITY_LP_GAP = 0.005
+STABILITY_RESERVE = 0.25
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
     "linear relaxation, yet no whole-line plan came out of the line patterns generated within "
@@ -97,9 +102,9 @@ class _Run:
         allow = plan.params.allow_shortfall
 
         master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
-        cg = self._cg(master, pricers, "feasibility")
-        if cg.converged and cg.bound > TOL:
-            return self._infeasible(explain.explain(ctx, control))
+        cg = self._cg(master, pricers, "feasibility", stop_above=TOL)
+        if cg.bound > TOL:  # a valid bound above 0: no plan meets every demand
+            return self._infeasible(explain.explain(ctx, control, master))
 
         short_cap = 0
         if allow:
@@ -186,17 +191,20 @@ class _Run:
                 )
             )
             seed_pairs(master)
-            # Stability only refines an optimal plan: keep time for the dive and the IP.
+            # Stability only refines an optimal plan: keep time for the dive and the IP, and
+            # stop pricing once the LP is within STABILITY_LP_GAP of its proven bound.
             limit = self.plan.params.time_limit_s
+            base = ctx.T * max(lines, ctx.current_count)
             cg = self._cg(
                 master,
                 pricers,
                 "stability",
                 budget_s=0.5 * self.control.remaining,
                 max_prices=max(1, round(0.5 * PRICES_PER_SECOND * limit)),
+                close_enough=lambda v, b: v - b <= STABILITY_LP_GAP * max(base + v, 1.0),
+                reserve_s=STABILITY_RESERVE * limit,
                 check=False,
             )
-            base = ctx.T * max(lines, ctx.current_count)
             trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
             lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
             self.bound["stability"] = max(lp, trivial)
@@ -230,10 +238,13 @@ class _Run:
         # one model per current pattern: too dear for a dive; it re-prices unpaired lines.)
         # With a target the re-pricing dive prices only when the LP drifts above it, so it
         # subsumes the pool-only dive.
+        self.bound[phase] = goal.lower_bound
         counts = None
         if target is None:
             counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
         quick = evaluate(ctx, from_counts(ctx, counts), goal) if counts is not None else None
+        if quick is not None:  # kept if the time limit interrupts what follows
+            self._keep(phase, from_counts(ctx, counts), quick, optimal=quick <= goal.lower_bound)
         if quick is None or quick > goal.lower_bound:
             again = dive(
                 master, self.pricers, self.control, phase, rounds_per_step=30, target=target
@@ -271,6 +282,14 @@ class _Run:
         self.proven[phase] = out.optimal
         self.control.report(phase, out.value, out.bound, force=True)
         return True
+
+    def _keep(self, phase: str, found: Assignment, value: int, *, optimal: bool) -> None:
+        """An interim plan for a stage; a later, better one replaces it."""
+        old = self.values.get(phase) if phase in self.proven else None
+        if old is not None and old <= value:
+            return
+        self.best, self.values[phase], self.proven[phase] = found, value, optimal
+        self.timing.setdefault("first_solution", round(self.control.elapsed(), 3))
 
     # --- results -----------------------------------------------------------------------
     def interrupted(self) -> SolveResult:

@@ -11,7 +11,7 @@ worker's registry, so two workers in one process (tests) never collide.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -26,14 +26,13 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.runs_claimed = Counter("planner_runs_claimed", "Runs this worker claimed", registry=r)
-        self.runs_finished = Counter(
+        self.runs_finished = _labelled_counter(
             "planner_runs_finished",
             "Runs this worker ended, by final state",
-            ["state"],
+            label="state",
+            values=FINISH_STATES,
             registry=r,
         )
-        for state in FINISH_STATES:
-            self.runs_finished.labels(state)
         self.solve_seconds = Histogram(
             "planner_solve_seconds",
             "Seconds from claim to the end of the solve",
@@ -63,14 +62,13 @@ class Metrics:
             "Seconds since the oldest last successful heartbeat of this worker's runs",
             registry=r,
         )
-        self.wakeups = Counter(
+        self.wakeups = _labelled_counter(
             "planner_wakeups",
             "Claim passes triggered, by wake-up source",
-            ["source"],
+            label="source",
+            values=WAKEUP_SOURCES,
             registry=r,
         )
-        for source in WAKEUP_SOURCES:
-            self.wakeups.labels(source)
         self.active_runs = Gauge(
             "planner_active_runs", "Runs this worker is processing now", registry=r
         )
@@ -142,3 +140,18 @@ def lag_since(last_beats: Callable[[], list[float]]) -> Callable[[], float]:
         return max(0.0, time.monotonic() - min(beats)) if beats else 0.0
 
     return compute
+
+
+def _labelled_counter(
+    name: str,
+    documentation: str,
+    *,
+    label: str,
+    values: Iterable[str],
+    registry: CollectorRegistry,
+) -> Counter:
+    """A counter with one label whose every value is exported from the start, at 0."""
+    counter = Counter(name, documentation, [label], registry=registry)
+    for value in values:
+        counter.labels(value)
+    return counter

@@ -18,6 +18,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constraints.generator.catalogue import build_units
 from constraints.generator.sampler import LineSampler
@@ -45,28 +46,9 @@ class GeneratedPlan:
     lines: list[SolutionLine]  # the constructed lines (locked ones first); valid unless a variant
 
 
-def generate_plan(
-    kind: str,
-    lines: int,
-    seed: int,
-    *,
-    variant: str | None = None,
-    constraints: Sequence[str] | None = None,
-    locked: int | None = None,
-    partial: int | None = None,
-    current: bool = True,
-) -> dict:
-    """A plan-file document; see `generate` for the arguments."""
-    return generate(
-        kind,
-        lines,
-        seed,
-        variant=variant,
-        constraints=constraints,
-        locked=locked,
-        partial=partial,
-        current=current,
-    ).doc
+def generate_plan(kind: str, lines: int, seed: int, **options: Any) -> dict:
+    """A plan-file document: `generate(kind, lines, seed, **options).doc`."""
+    return generate(kind, lines, seed, **options).doc
 
 
 def generate(

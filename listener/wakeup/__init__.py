@@ -26,7 +26,7 @@ def make_source(settings: Settings, *, notify) -> WakeupSource:
         # Supabase Realtime INSERTs on allocation_planner_runs (for a transaction-pooler
         # DATABASE_URL that cannot LISTEN). Polling stays on; cancellations are noticed by
         # the heartbeat.
-        from listener.wakeup_realtime import RealtimeWakeupSource
+        from listener.wakeup.realtime import RealtimeWakeupSource
 
         return RealtimeWakeupSource(
             settings.supabase_url,

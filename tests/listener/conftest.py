@@ -166,3 +166,31 @@ async def wait_for_row(conn: asyncpg.Connection, sql: str, *args: Any, timeout: 
             return value
         await anyio.sleep(0.05)
     raise AssertionError(f"nothing from {sql!r} {args} within {timeout}s")
+
+
+async def wait_for_progress(
+    conn: asyncpg.Connection, run_id: uuid.UUID, timeout: float = 20
+) -> None:
+    """The run's solve has reported progress (so it is really under way)."""
+    await wait_for_row(
+        conn,
+        "select progress is not null from allocation_planner_runs where id = $1",
+        run_id,
+        timeout=timeout,
+    )
+
+
+async def process_dies(pid: int, timeout: float) -> bool:
+    """Bounded poll: True once `pid` is gone or a zombie (dead, not yet reaped)."""
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        await anyio.sleep(0.02)
+    return False

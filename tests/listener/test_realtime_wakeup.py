@@ -15,7 +15,7 @@ import anyio
 import pytest
 from loguru import logger
 
-from listener.wakeup_realtime import (
+from listener.wakeup.realtime import (
     RealtimeStatus,
     RealtimeWakeup,
     RealtimeWakeupSource,

@@ -12,13 +12,19 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 import constraints
 from constraints.generator import generate_plan
-from tests.listener.conftest import FINAL_STATES, ready, wait_for_row, wait_for_state
+from tests.listener.conftest import (
+    FINAL_STATES,
+    process_dies,
+    ready,
+    wait_for_progress,
+    wait_for_row,
+    wait_for_state,
+)
 from tests.listener.plan_rounds import insert_plan_round
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
@@ -62,22 +68,6 @@ async def round_lines(conn, rnd) -> list:
         "order by j.id, r.term_ordinal",
         rnd.allocation_run_id,
     )
-
-
-async def process_dies(pid: int, timeout: float) -> bool:
-    """Bounded poll: True once `pid` is gone or a zombie (dead, not yet reaped)."""
-    import anyio
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        await anyio.sleep(0.02)
-    return False
 
 
 @functools.cache
@@ -228,12 +218,7 @@ async def test_cancellation_stops_the_solve_within_two_seconds_and_writes_nothin
     worker.wait_for_log(ready, 30)
     run_id = await insert_run(conn, rnd, params=LONG_PARAMS)
     worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 20)
-    await wait_for_row(
-        conn,
-        "select progress is not null from allocation_planner_runs where id = $1",
-        run_id,
-        timeout=20,
-    )
+    await wait_for_progress(conn, run_id)
 
     lines_before = await round_lines(conn, rnd)
     history_before = await conn.fetchval("select count(*) from job_lines_history")

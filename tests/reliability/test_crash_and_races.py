@@ -15,7 +15,6 @@ import itertools
 import signal
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,7 +22,14 @@ import pytest
 
 from constraints.generator import generate_plan
 from tests.conftest import init_connection
-from tests.listener.conftest import FINAL_STATES, ready, wait_for_row, wait_for_state
+from tests.listener.conftest import (
+    FINAL_STATES,
+    process_dies,
+    ready,
+    wait_for_progress,
+    wait_for_row,
+    wait_for_state,
+)
 from tests.listener.plan_rounds import insert_plan_round
 from tests.reliability.conftest import (
     insert_run,
@@ -74,20 +80,6 @@ def about(run_id: uuid.UUID, *prefixes: str):
     return lambda r: r.get("run_id") == str(run_id) and r["message"].startswith(prefixes)
 
 
-async def process_dies(pid: int, timeout: float) -> bool:
-    """Bounded poll: True once `pid` is gone or a zombie."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 async def lines_of_run(conn, run_id: uuid.UUID) -> int:
     return await conn.fetchval("select count(*) from job_lines where planner_run_id = $1", run_id)
 
@@ -104,12 +96,7 @@ async def timeout_logs(conn, run_id: uuid.UUID) -> list[dict]:
 async def mid_solve(conn, worker, run_id: uuid.UUID) -> dict:
     """Wait until the run is solving in a child and its progress is on the row."""
     started = worker.wait_for_log(solving(run_id), 30)
-    await wait_for_row(
-        conn,
-        "select progress is not null from allocation_planner_runs where id = $1",
-        run_id,
-        timeout=20,
-    )
+    await wait_for_progress(conn, run_id)
     return started
 
 
@@ -706,7 +693,9 @@ async def test_heartbeats_keep_flowing_during_the_heaviest_solve(
         raise AssertionError("the run did not finish in 120s")
 
     assert reaped == 0
-    assert row["state"] in ("COMPLETED", "FAILED") and not row["error"].startswith("Timeout"), row
+    assert row["state"] in ("COMPLETED", "FAILED") and not (row["error"] or "").startswith(
+        "Timeout"
+    ), row
     points = [row["claimed_at"], *beats, end]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(points)]
     assert len(beats) >= 10, "the solve should span many heartbeats"

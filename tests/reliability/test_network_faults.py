@@ -25,8 +25,15 @@ import pytest
 from listener.local_postgres import LocalPostgres, throwaway_postgres
 from listener.migrations import apply_migrations
 from tests.conftest import WORKER_PASSWORD, init_connection
-from tests.listener.conftest import FINAL_STATES, ready, wait_for_row, wait_for_state
+from tests.listener.conftest import (
+    FINAL_STATES,
+    ready,
+    wait_for_progress,
+    wait_for_row,
+    wait_for_state,
+)
 from tests.listener.plan_rounds import insert_plan_round
+from tests.reliability.conftest import insert_run as insert_untracked_run
 from tests.reliability.faults import PgBouncer, TcpProxy, Workers, small_plan
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e]
@@ -104,14 +111,7 @@ async def insert_run(
     conn, rnd, params=None, constraints=("VIC_PGY2",), *, expect=("COMPLETED",), dsn=None
 ) -> uuid.UUID:
     """Insert a run as the UI does and register it with the suite's ledger."""
-    run_id = await conn.fetchval(
-        "insert into allocation_planner_runs (organization_id, allocation_run_id, constraints, "
-        "params) values ($1, $2, $3, $4) returning id",
-        rnd.organization_id,
-        rnd.allocation_run_id,
-        list(constraints),
-        params if params is not None else {"time_limit_s": 30, "seed": 0},
-    )
+    run_id = await insert_untracked_run(conn, rnd, constraints=constraints, params=params)
     LEDGER.track(run_id, expect, dsn=dsn)
     return run_id
 
@@ -220,12 +220,7 @@ async def test_postgres_restart_during_a_solve(outage_cluster, outage_db, worker
         dsn=pg.dsn,
     )  # fmt: skip
     worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 30)
-    await wait_for_row(
-        conn,
-        "select progress is not null from allocation_planner_runs where id = $1",
-        in_flight,
-        timeout=20,
-    )
+    await wait_for_progress(conn, in_flight)
 
     await outage_db.close()
     stopped = time.monotonic()
@@ -320,12 +315,7 @@ async def test_half_open_connection_is_detected_and_recovered(
         worker.wait_for_log(ready, 30)
         run_id = await insert_run(conn, big, params={"time_limit_s": 20, "seed": 0})
         worker.wait_for_log(lambda r: r["message"].startswith("Solving in child process"), 30)
-        await wait_for_row(
-            conn,
-            "select progress is not null from allocation_planner_runs where id = $1",
-            run_id,
-            timeout=20,
-        )
+        await wait_for_progress(conn, run_id)
 
         paused = time.monotonic()
         proxy.pause()

@@ -1,0 +1,104 @@
+"""Column generation internals: stability pair bounds, dive targets, explanation warm start."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from constraints import load_plan
+from constraints.colgen import Pricers, generate
+from constraints.control import Control
+from constraints.generator import generate_plan
+from constraints.master import Column, Duals, Master, Stage
+from constraints.pairprice import PairPricer
+from constraints.patterns import Context
+from constraints.pricing import SCALE
+from constraints.progress import ProgressReporter
+
+
+def _control(limit: float = 60.0) -> Control:
+    now = time.monotonic()
+    return Control(
+        time_limit_s=limit,
+        seed=0,
+        deterministic=True,
+        cancel=None,
+        reporter=ProgressReporter(None, 500, now),
+        started=now,
+    )
+
+
+def _context(kind: str, lines: int, seed: int = 1) -> Context:
+    return Context(load_plan(generate_plan(kind, lines, seed)))
+
+
+@pytest.mark.parametrize("shift", [0.0, -0.6, -1.2])
+def test_pair_bounds_without_cp_sat_hold_against_exact_pricing(shift):
+    """The enumerated (T and T-1 / T-2 shared terms) plus bounded rest never under-states
+    the best pair value CP-SAT finds for a current pattern, whatever the duals."""
+    ctx = _context("PGY2", 24)
+    master = Master(ctx)
+    master.set_stage(Stage(line_cost=0.0, pairing=True))
+    rng = random.Random(7)
+    duals = Duals(
+        rows={k: rng.uniform(-1.5, 0.5) for k in ctx.rows},
+        lines=0.3,
+        classes=[0.0 for _ in ctx.classes],
+        pairs=[shift + rng.uniform(-1.0, 0.0) for _ in ctx.current],
+    )
+    control = _control()
+    search = Pricers(ctx).get()
+    error = (ctx.T + 2) / SCALE
+    generic = search.price(control, duals.rows, duals.lines).bound + error
+    pricer = PairPricer(master)
+    out = pricer.price(
+        search, control, duals, duals.lines, "test", batch=0, max_calls=0, generic=generic
+    )
+    assert out.priced == 0  # every bound below came from enumeration and vectorised bounds
+    checked = 0
+    for j, (q, _) in enumerate(ctx.current):
+        values = dict(duals.rows)
+        for t, u in enumerate(q, 1):
+            if u is not None and (u, t) in values:
+                values[(u, t)] += 1.0
+        exact = search.price(control, values, duals.lines + duals.pairs[j])
+        assert exact.optimal
+        assert exact.bound <= out.bounds[j] + error, (j, exact.bound, out.bounds[j])
+        checked += 1
+    assert checked == len(ctx.current) > 0
+    for col in master.columns:  # columns added by enumeration are valid, improving pairs
+        assert col.pair is not None and ctx.usable(col.pattern)
+
+
+def test_dive_target_stops_pricing_once_the_lp_reaches_it():
+    ctx = _context("PGY2", 24)
+    master = Master(ctx)
+    pricers = Pricers(ctx)
+    master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))  # phase 1 first, as the solver does
+    assert generate(master, pricers, _control(), "feasibility").value == pytest.approx(0.0)
+    master.set_stage(Stage(line_cost=1.0, slack_cost=0.0, art_cost=0.0, slack_allowed=False))
+    full = generate(master, pricers, _control(), "lines")
+    assert full.converged and full.rounds > 0
+    again = generate(master, pricers, _control(), "lines", target=full.value)
+    assert again.rounds == 0  # already at the target: no pricing round at all
+
+
+def test_explanation_from_the_solver_master_names_the_same_rule_set():
+    from constraints import explain
+
+    doc = generate_plan("PGY2", 120, 1, variant="subspecialty_demand_conflicts_rule")
+    ctx = Context(load_plan(doc))
+    control = _control()
+    master = Master(ctx)
+    for q, _ in ctx.current:
+        if all(u is not None for u in q) and ctx.usable(q):  # type: ignore[arg-type]
+            master.add(Column(q))  # type: ignore[arg-type]
+    master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
+    cg = generate(master, Pricers(ctx), control, "feasibility", stop_above=1e-6)
+    assert cg.bound > 1e-6  # proven infeasible, possibly before the LP converged
+    warm = explain.explain(ctx, control, master)
+    cold = explain.explain(ctx, control)
+    assert "VIC_PGY2" in warm[0] and "VIC_PGY2" in cold[0]
+    assert warm[1:] == cold[1:]  # the same rule sets are named part of the conflict
