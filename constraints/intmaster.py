@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from constraints.control import Control
 from constraints.master import Column
 from constraints.patterns import Context, Pattern, matches
+
+PAIR_BUDGET = 60_000
 
 
 @dataclass
@@ -168,11 +171,9 @@ def solve_stage(
         objective = f
     else:  # stability: pair new lines with current ones, maximise matching terms
         pairs = {(c.pattern, c.pair) for c in columns if c.pair is not None}
-        for p in n:
-            near = sorted(
-                (-matches(p, q), j) for j, (q, _) in enumerate(ctx.current) if matches(p, q) > 0
-            )
-            pairs |= {(p, j) for _, j in near[: goal.pair_candidates]}
+        # About PAIR_BUDGET candidate pairs in all: a big pool gets fewer per pattern.
+        per = max(1, min(goal.pair_candidates, PAIR_BUDGET // max(len(n), 1)))
+        pairs |= _closest(ctx, list(n), per)
         by_p, by_q = defaultdict(list), defaultdict(list)
         for p, j in sorted(pairs):
             if p not in n:
@@ -215,3 +216,24 @@ def solve_stage(
     )
     value = round(s.objective_value)
     return StageResult(assignment, value, bound, value <= goal.lower_bound)
+
+
+def _closest(ctx: Context, patterns: list[Pattern], k: int) -> set[tuple[Pattern, int]]:
+    """Each pattern with its `k` closest current patterns (most shared terms, then lowest
+    index; never one sharing no term), vectorised: pools reach tens of thousands."""
+    if not patterns or not ctx.current or k <= 0:
+        return set()
+    codes: dict[str | None, int] = {}
+    a = np.array([[codes.setdefault(u, len(codes)) for u in p] for p in patterns], dtype=np.int32)
+    b = np.array([[codes.get(u, -1) if u is not None else -2 for u in q] for q, _ in ctx.current])
+    J = len(b)
+    out: set[tuple[Pattern, int]] = set()
+    for lo in range(0, len(a), 2048):
+        same = (a[lo : lo + 2048, None, :] == b[None, :, :]).sum(axis=2)
+        score = same * (J + 1) - np.arange(J)[None, :]  # most shared terms, then lowest j
+        top = np.argsort(-score, axis=1, kind="stable")[:, :k]
+        for row, js in enumerate(top):
+            for j in js:
+                if same[row, j] > 0:
+                    out.add((patterns[lo + row], int(j)))
+    return out

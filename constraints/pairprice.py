@@ -165,7 +165,7 @@ class PairPricer:
         batch: int,
         max_calls: int | None,
         generic: float = np.inf,
-        tries: int = 12,
+        tries: int = 30,
     ) -> PairRound:
         """`generic`: a proven bound on the best generic column's reduced value this round."""
         ctx, master = self.ctx, self.master

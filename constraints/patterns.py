@@ -111,9 +111,10 @@ class Context:
 
     def usable(self, p: Pattern) -> bool:
         """Valid shape, open unit-terms and every selected rule."""
+        if not all(self.plan.is_open(u, t) for t, u in enumerate(p, 1)):
+            return False
         try:
-            if not self.rotations(p):
-                return False
+            rotations = self.rotations(p)
         except LineShapeError:
             return False
-        return all(self.plan.is_open(u, t) for t, u in enumerate(p, 1)) and not self.violations(p)
+        return bool(rotations) and not any(c.violations(rotations) for c in self.clauses)

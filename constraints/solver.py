@@ -111,7 +111,7 @@ class _Run:
             master.set_stage(Stage(slack_cost=1.0, art_cost=0.0))
             cg = self._cg(master, pricers, "shortfall")
             goal = Goal("shortfall", lower_bound=_ceil(cg.bound), allow_shortfall=True)
-            if not self._stage(goal, "shortfall"):
+            if not self._stage(goal, "shortfall", target=goal.lower_bound):
                 return self._not_found()
             short_cap = self.values["shortfall"]
 
@@ -217,7 +217,10 @@ class _Run:
                 shortfall_cap=short_cap,
                 allow_shortfall=allow,
             )
-            self._stage(goal, "stability")
+            # Dive target in LP units: the restricted LP's own value (its bound when the LP
+            # did not converge is lower, and a dive cannot price its way down to it).
+            target = _ceil(cg.value) if cg.value is not None else None
+            self._stage(goal, "stability", target=target)
         return self._result()
 
     def _cg(self, master: Master, pricers: Pricers, phase: str, check=True, **budget):
@@ -233,11 +236,10 @@ class _Run:
         ctx, master = self.ctx, self.master
         assert ctx is not None and master is not None
         t0 = time.monotonic()
-        # First dive on the pool as it is (LP re-solves only, milliseconds each); re-price
-        # while diving only if the pool alone cannot be rounded to a plan. (Stability prices
-        # one model per current pattern: too dear for a dive; it re-prices unpaired lines.)
-        # With a target the re-pricing dive prices only when the LP drifts above it, so it
-        # subsumes the pool-only dive.
+        # Without a target: first dive on the pool as it is (LP re-solves only), then re-price
+        # while diving if the pool alone cannot be rounded to a plan. With a target (the
+        # stage's integer bound in LP units) one dive re-prices only while the LP is above
+        # it, which subsumes the pool-only dive. (Dives never price stability pairs.)
         self.bound[phase] = goal.lower_bound
         counts = None
         if target is None:
@@ -247,11 +249,17 @@ class _Run:
             self._keep(phase, from_counts(ctx, counts), quick, optimal=quick <= goal.lower_bound)
         if quick is None or quick > goal.lower_bound:
             again = dive(
-                master, self.pricers, self.control, phase, rounds_per_step=30, target=target
+                master,
+                self.pricers,
+                self.control,
+                phase,
+                rounds_per_step=3 if target is None else 30,
+                target=target,
             )
             value = evaluate(ctx, from_counts(ctx, again), goal) if again is not None else None
             if value is not None and (quick is None or value < quick):
                 counts = again
+                self._keep(phase, from_counts(ctx, again), value, optimal=value <= goal.lower_bound)
         self.control.check()
         self.timing[f"{phase}_dive"] = round(time.monotonic() - t0, 3)
         found = from_counts(ctx, counts) if counts is not None else None

@@ -102,3 +102,47 @@ def test_explanation_from_the_solver_master_names_the_same_rule_set():
     cold = explain.explain(ctx, control)
     assert "VIC_PGY2" in warm[0] and "VIC_PGY2" in cold[0]
     assert warm[1:] == cold[1:]  # the same rule sets are named part of the conflict
+
+
+def test_a_stage_interrupted_after_its_dive_returns_the_dive_plan(monkeypatch):
+    """The time limit striking during the integer master keeps the plan the dive found."""
+    import constraints.solver as solver
+    from constraints import check
+    from constraints.control import Stopped
+
+    doc = generate_plan("PGY2", 120, 1)
+    plan = load_plan(doc)
+    clean = solver.solve(plan)
+    assert clean.status == "OPTIMAL"
+    real = solver.evaluate
+
+    def pessimistic(ctx, a, goal):  # the dive's plan looks one rotation short of proven
+        value = real(ctx, a, goal)
+        return value + 1 if value is not None and goal.kind == "stability" else value
+
+    def interrupted(*args, **kwargs):
+        raise Stopped
+
+    monkeypatch.setattr(solver, "evaluate", pessimistic)
+    monkeypatch.setattr(solver, "solve_stage", interrupted)
+    r = solver.solve(plan)
+    assert r.status == "FEASIBLE"
+    assert r.statistics["proven"]["stability"] is False
+    assert r.objective.changed_rotations == clean.objective.changed_rotations
+    assert not check(plan, r.lines).violations
+
+
+def test_closest_current_patterns_match_the_plain_sort():
+    from constraints.intmaster import _closest
+    from constraints.patterns import matches
+
+    ctx = _context("PGY2", 120)
+    rng = random.Random(3)
+    pool = [q for q, _ in ctx.current if None not in q]
+    units = sorted({u for q in pool for u in q})
+    pool += [tuple(rng.choice(units) for _ in range(ctx.T)) for _ in range(200)]
+    expected = set()
+    for p in pool:
+        near = sorted((-matches(p, q), j) for j, (q, _) in enumerate(ctx.current) if matches(p, q))
+        expected |= {(p, j) for _, j in near[:6]}
+    assert _closest(ctx, pool, 6) == expected
