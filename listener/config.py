@@ -194,7 +194,8 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 SECRET_VARIABLES = ("SUPABASE_SERVICE_ROLE_KEY",)
 
 # Smallest address-space cap that holds the interpreter, OR-Tools and its solver threads
-# with room to solve: measured, a 24-line round needs ~320 MiB and a 1000-line one ~340 MiB.
+# with room to solve a small round (measured: a 300-line round solves under 512 MiB; a
+# 1000-line one needs about 768 MiB, hence the default of 4096).
 MIN_SOLVE_MEMORY_MB = 512
 
 
