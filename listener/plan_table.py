@@ -22,7 +22,8 @@ def lines_table(
     table.add_column("Line", style="cyan", no_wrap=True)
     for _, name in terms:
         table.add_column(name, no_wrap=True)
-    for label in sorted(lines):
+    # Locked and partly locked lines first (they are the fixed frame), then the rest by label.
+    for label in sorted(lines, key=lambda label: (not locked.get(label), label)):
         cells = []
         for ordinal, _ in terms:
             unit = lines[label].get(ordinal, "")
