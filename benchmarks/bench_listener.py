@@ -129,11 +129,11 @@ async def bench_latency(conn, runs: int) -> dict:
 
 
 async def bench_heartbeat_gap(conn, solve_s: float, heartbeat_s: float, log: Path) -> dict:
-    # A realistic 400-line PGY2 round from the engine's generator: it uses the whole limit.
+    # The engine's ~1000-line PGY2 network: its stability stage uses the whole limit.
     from constraints.generator import generate_plan
     from tests.listener.plan_rounds import insert_plan_round
 
-    doc = generate_plan("PGY2", 400, seed=1)
+    doc = generate_plan("PGY2", 1000, seed=1)
     plan_round = await insert_plan_round(conn, doc)
     params = {"time_limit_s": solve_s, "seed": 0}
     run_id = await conn.fetchval(
