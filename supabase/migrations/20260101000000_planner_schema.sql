@@ -115,6 +115,10 @@ create index allocation_planner_runs_round_idx
     on public.allocation_planner_runs (allocation_run_id, created_at desc);
 create index allocation_planner_runs_org_created_idx
     on public.allocation_planner_runs (organization_id, created_at);
+-- Last service of an organisation, for the round-robin tie-break of planner.claim_run.
+create index allocation_planner_runs_org_claimed_idx
+    on public.allocation_planner_runs (organization_id, claimed_at desc)
+    where claimed_at is not null;
 -- Backstop for the abuse guard under concurrent inserts: one active run per round.
 create unique index allocation_planner_runs_one_active_per_round
     on public.allocation_planner_runs (allocation_run_id) where state in ('PENDING', 'GENERATING');

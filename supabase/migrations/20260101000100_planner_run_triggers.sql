@@ -48,6 +48,16 @@ declare
     recent integer;
     max_per_hour integer;
 begin
+    -- Tenancy first. BEFORE triggers run ahead of RLS's WITH CHECK, so without this a
+    -- member of another organisation would get this function's answers (the id and state
+    -- of the round's active run, the organisation's hourly count) instead of a refusal.
+    -- planner.is_member is defined with the RLS policies (…000300_planner_security.sql).
+    if coalesce(auth.jwt() ->> 'role', '') not in ('service_role', '')
+       and not planner.is_member(new.organization_id) then
+        raise exception 'new row violates row-level security policy for table "allocation_planner_runs"'
+            using errcode = 'insufficient_privilege';
+    end if;
+
     -- serialise inserts per organisation so two concurrent requests cannot both pass the count
     perform pg_advisory_xact_lock(hashtextextended('planner_runs:' || new.organization_id::text, 0));
 

@@ -6,7 +6,9 @@
 
 -- Fair claim: a PENDING run's priority is its rank among its organisation's PENDING runs
 -- (oldest first) plus the number of runs that organisation already has GENERATING, so a
--- burst from one organisation interleaves with everyone else instead of queueing them.
+-- burst from one organisation interleaves with everyone else instead of queueing them. Ties
+-- go to the organisation served longest ago (or never), then to the oldest run: otherwise an
+-- organisation whose run just finished would beat one never served (the claim storm test).
 create function planner.claim_run(worker_id text)
 returns table (
     id uuid, organization_id uuid, allocation_run_id uuid, attempt integer,
@@ -19,17 +21,24 @@ language sql volatile security definer set search_path = '' as $$
         where g.state = 'GENERATING'
         group by g.organization_id
     ), ranked as (
-        select p.id,
+        select p.id, p.organization_id,
                row_number() over (partition by p.organization_id order by p.created_at, p.id) as rank_in_org
         from public.allocation_planner_runs p
         where p.state = 'PENDING'
+    ), served as (
+        select o.organization_id,
+               (select max(c.claimed_at) from public.allocation_planner_runs c
+                 where c.organization_id = o.organization_id and c.claimed_at is not null) as last_claimed_at
+        from (select distinct ranked.organization_id from ranked) o
     ), candidate as (
         select r.id
         from public.allocation_planner_runs r
         join ranked on ranked.id = r.id
         left join generating on generating.organization_id = r.organization_id
+        left join served on served.organization_id = r.organization_id
         where r.state = 'PENDING'
-        order by ranked.rank_in_org + coalesce(generating.n, 0), r.created_at, r.id
+        order by ranked.rank_in_org + coalesce(generating.n, 0),
+                 served.last_claimed_at nulls first, r.created_at, r.id
         limit 1
         for update of r skip locked
     )
