@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 FINISH_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "RELEASED", "ABANDONED")
 WAKEUP_SOURCES = ("listen", "realtime", "poll", "reconnect")
@@ -39,15 +40,10 @@ class Metrics:
             buckets=SOLVE_BUCKETS,
             registry=r,
         )
-        self.queue_depth = Gauge("planner_queue_depth", "PENDING runs in the database", registry=r)
-        self.queue_oldest_age = Gauge(
-            "planner_queue_oldest_pending_age_seconds",
-            "Age of the oldest PENDING run (0 when the queue is empty)",
-            registry=r,
-        )
-        self.runs_generating = Gauge(
-            "planner_runs_generating", "GENERATING runs in the database", registry=r
-        )
+        # The queue figures come from one database snapshot and are exposed as one: a scrape
+        # must never see a new depth next to an old GENERATING count.
+        self._queue = _QueueSnapshot()
+        r.register(self._queue)
         self.queue_refresh_errors = Counter(
             "planner_queue_refresh_errors", "Failed refreshes of the queue figures", registry=r
         )
@@ -99,9 +95,7 @@ class Metrics:
             self.runs_finished.labels(state).inc()
 
     def queue(self, stats: dict) -> None:
-        self.queue_depth.set(float(stats.get("pending") or 0))
-        self.runs_generating.set(float(stats.get("generating") or 0))
-        self.queue_oldest_age.set(float(stats.get("oldest_pending_age_s") or 0))
+        self._queue.replace(stats)
 
     def watch_live(
         self,
@@ -155,3 +149,29 @@ def _labelled_counter(
     for value in values:
         counter.labels(value)
     return counter
+
+
+class _QueueSnapshot:
+    """planner_queue_depth, planner_queue_oldest_pending_age_seconds and
+    planner_runs_generating from the latest `planner.queue_stats()` result, swapped whole."""
+
+    GAUGES = (
+        ("planner_queue_depth", "PENDING runs in the database", "pending"),
+        (
+            "planner_queue_oldest_pending_age_seconds",
+            "Age of the oldest PENDING run (0 when the queue is empty)",
+            "oldest_pending_age_s",
+        ),
+        ("planner_runs_generating", "GENERATING runs in the database", "generating"),
+    )
+
+    def __init__(self) -> None:
+        self._stats: dict = {}
+
+    def replace(self, stats: dict) -> None:
+        self._stats = dict(stats)  # one reference swap: a scrape reads old or new, never both
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        stats = self._stats
+        for name, documentation, key in self.GAUGES:
+            yield GaugeMetricFamily(name, documentation, value=float(stats.get(key) or 0))
