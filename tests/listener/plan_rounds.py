@@ -7,11 +7,22 @@ rotations) and current lines. Used for realistic, large rounds from the engine's
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
+from constraints.generator import generate_plan
+
+
+@functools.cache
+def long_plan() -> dict:
+    """The suites' long solve: a 400-line PGY2 round. Its line count is proven in seconds,
+    then the stability stage keeps the solve in flight for several seconds more (about 14 s
+    measured), long enough for a test to cancel, stop, kill or disconnect mid-solve."""
+    return generate_plan("PGY2", 400, seed=1)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ row's state with a bounded poll; nothing here sleeps for a fixed time.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -16,7 +15,6 @@ import uuid
 import pytest
 
 import constraints
-from constraints.generator import generate_plan
 from tests.listener.conftest import (
     FINAL_STATES,
     process_dies,
@@ -25,7 +23,7 @@ from tests.listener.conftest import (
     wait_for_row,
     wait_for_state,
 )
-from tests.listener.plan_rounds import insert_plan_round
+from tests.listener.plan_rounds import insert_plan_round, long_plan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -68,12 +66,6 @@ async def round_lines(conn, rnd) -> list:
         "order by j.id, r.term_ordinal",
         rnd.allocation_run_id,
     )
-
-
-@functools.cache
-def long_plan() -> dict:
-    """A realistic 400-line PGY2 round: the solver is still improving after a minute."""
-    return generate_plan("PGY2", 400, seed=1)
 
 
 async def long_round(conn):

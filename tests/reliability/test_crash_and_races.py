@@ -30,7 +30,7 @@ from tests.listener.conftest import (
     wait_for_row,
     wait_for_state,
 )
-from tests.listener.plan_rounds import insert_plan_round
+from tests.listener.plan_rounds import insert_plan_round, long_plan
 from tests.reliability.conftest import (
     insert_run,
     reap_until,
@@ -41,12 +41,6 @@ from tests.reliability.conftest import (
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.db]
 
 STALE_S = 3  # the lowered stale threshold (workers heartbeat every second)
-
-
-@functools.cache
-def long_plan() -> dict:
-    """400-line PGY2 round: no solution within a minute, so a solve is reliably in flight."""
-    return generate_plan("PGY2", 400, seed=1)
 
 
 @functools.cache

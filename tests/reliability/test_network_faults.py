@@ -32,7 +32,7 @@ from tests.listener.conftest import (
     wait_for_row,
     wait_for_state,
 )
-from tests.listener.plan_rounds import insert_plan_round
+from tests.listener.plan_rounds import insert_plan_round, long_plan
 from tests.reliability.conftest import insert_run as insert_untracked_run
 from tests.reliability.faults import PgBouncer, TcpProxy, Workers, small_plan
 
@@ -146,12 +146,6 @@ async def listen_backend(conn, worker_id: str, timeout: float) -> int:
 async def assert_nothing_stuck(conn, run_ids, timeout: float = 30) -> None:
     for run_id in run_ids:
         await wait_for_state(conn, run_id, FINAL_STATES, timeout)
-
-
-def long_plan() -> dict:
-    from constraints.generator import generate_plan
-
-    return generate_plan("PGY2", 400, seed=1)
 
 
 # -- 5. PostgreSQL restarted ---------------------------------------------------------------

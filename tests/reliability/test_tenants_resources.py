@@ -12,7 +12,7 @@ import pytest
 
 from tests.db.helpers import as_user
 from tests.listener.conftest import FINAL_STATES, ready, wait_for_row, wait_for_state
-from tests.listener.plan_rounds import insert_plan_round
+from tests.listener.plan_rounds import insert_plan_round, long_plan
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e]
 
@@ -31,12 +31,6 @@ async def insert_run(
         params if params is not None else {"time_limit_s": 30, "seed": 0},
     )
     return ledger.track(run_id, expect)
-
-
-def long_plan() -> dict:
-    from constraints.generator import generate_plan
-
-    return generate_plan("PGY2", 400, seed=1)
 
 
 def solving(run_id):
