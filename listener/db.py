@@ -1,12 +1,14 @@
 """Database access: an asyncpg pool and one method per `planner.*` function.
 
-The worker never touches tables directly; every write is fenced by
-(run_id, worker_id, attempt) inside the database.
+The worker never touches tables directly; every call about a run is fenced by
+(run_id, worker_id, attempt) inside the database, so this class remembers which attempt of
+which run it was given (and which registry entry it made) to present them again.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -28,6 +30,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 # Connection trouble or an error raised by the database.
 DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+# Claims remembered for fencing log writes: far more than a worker has in flight.
+REMEMBERED_CLAIMS = 1_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class PlannerDatabase:
     def __init__(self, pool: asyncpg.Pool, *, timeout_s: float):
         self._pool = pool
         self._timeout = timeout_s
+        self._claims: OrderedDict[str, tuple[str, int]] = OrderedDict()  # run id -> worker, attempt
+        self._registrations: dict[str, tuple[str, int]] = {}  # worker id -> host, pid
 
     @classmethod
     async def open(
@@ -135,6 +141,9 @@ class PlannerDatabase:
         row = await self._call("fetchrow", query("claim_run"), worker_id)
         if row is None or row["id"] is None:
             return None
+        self._claims[str(row["id"])] = (worker_id, row["attempt"])
+        while len(self._claims) > REMEMBERED_CLAIMS:
+            self._claims.popitem(last=False)
         return ClaimedRun(
             id=row["id"],
             organization_id=row["organization_id"],
@@ -145,7 +154,8 @@ class PlannerDatabase:
         )
 
     async def load_plan(self, run: ClaimedRun) -> dict[str, Any]:
-        return await self._fetchval("load_plan", run.id, run.organization_id)
+        worker_id, attempt = self._claims.get(str(run.id), (None, run.attempt))
+        return await self._fetchval("load_plan", run.id, worker_id, attempt)
 
     async def heartbeat(self, run: ClaimedRun, worker_id: str, progress: dict | None) -> bool:
         return bool(await self._fetchval("heartbeat", run.id, worker_id, run.attempt, progress))
@@ -176,7 +186,13 @@ class PlannerDatabase:
         await self._fetchval("listen_probe", channel, payload)
 
     async def write_logs(self, entries: list[dict]) -> int:
-        return int(await self._fetchval("write_logs", entries) or 0)
+        fenced = [self._fence(entry) for entry in entries]
+        return int(await self._fetchval("write_logs", fenced) or 0)
+
+    def _fence(self, entry: dict) -> dict:
+        """The entry with the worker id and attempt this process was given for its run."""
+        worker_id, attempt = self._claims.get(str(entry.get("run_id")), (None, None))
+        return {**entry, "worker_id": worker_id, "attempt": attempt}
 
     # -- worker registry and queue figures ------------------------------------------------
 
@@ -184,6 +200,7 @@ class PlannerDatabase:
         self, worker_id: str, host: str, pid: int, version: str, started_at: Any
     ) -> bool:
         """True when another live process already held this worker id."""
+        self._registrations[worker_id] = (host, pid)
         return bool(
             await self._fetchval("register_worker", worker_id, host, pid, version, started_at)
         )
@@ -193,7 +210,8 @@ class PlannerDatabase:
         return bool(await self._fetchval("worker_seen", worker_id, current_run_id, state))
 
     async def deregister_worker(self, worker_id: str) -> bool:
-        return bool(await self._fetchval("deregister_worker", worker_id))
+        host, pid = self._registrations.get(worker_id, ("", None))
+        return bool(await self._fetchval("deregister_worker", worker_id, host, pid))
 
     async def queue_stats(self) -> dict[str, Any]:
         return dict(await self._fetchval("queue_stats") or {})

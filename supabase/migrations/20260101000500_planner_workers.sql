@@ -12,8 +12,8 @@ create table public.planner_workers (
     host text not null default '' check (length(host) <= 255),
     pid integer check (pid is null or pid > 0),
     version text not null default '' check (length(version) <= 64),
-    started_at timestamptz not null default now(),
-    last_seen_at timestamptz not null default now(),
+    started_at timestamptz not null default pg_catalog.now(),
+    last_seen_at timestamptz not null default pg_catalog.now(),
     current_run_id uuid,
     state text not null default 'idle' check (state in ('starting', 'idle', 'solving', 'stopping'))
 );
@@ -30,26 +30,26 @@ create function planner.register_worker(
     worker_id text, host text, pid integer, version text, started_at timestamptz default null
 )
 returns boolean
-language plpgsql volatile security definer set search_path = '' as $$
+language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
     previous public.planner_workers;
-    clash boolean := false;
+    clash pg_catalog.bool := false;
 begin
     select * into previous from public.planner_workers w
      where w.worker_id = register_worker.worker_id for update;
     if found then
         clash := (previous.host is distinct from coalesce(register_worker.host, '')
                   or previous.pid is distinct from register_worker.pid)
-                 and previous.last_seen_at >= now() - (select s.stale_after from public.planner_settings s);
+                 and previous.last_seen_at >= pg_catalog.now() - (select s.stale_after from public.planner_settings s);
     end if;
     insert into public.planner_workers as w
         (worker_id, host, pid, version, started_at, last_seen_at, current_run_id, state)
     values (register_worker.worker_id, coalesce(register_worker.host, ''), register_worker.pid,
-            coalesce(register_worker.version, ''), coalesce(register_worker.started_at, now()),
-            now(), null, 'idle')
+            coalesce(register_worker.version, ''), coalesce(register_worker.started_at, pg_catalog.now()),
+            pg_catalog.now(), null, 'idle')
     on conflict on constraint planner_workers_pkey do update
         set host = excluded.host, pid = excluded.pid, version = excluded.version,
-            started_at = excluded.started_at, last_seen_at = now(), current_run_id = null,
+            started_at = excluded.started_at, last_seen_at = pg_catalog.now(), current_run_id = null,
             state = 'idle';
     return clash;
 end;
@@ -61,10 +61,10 @@ create function planner.worker_seen(
     worker_id text, current_run_id uuid default null, state text default null
 )
 returns boolean
-language sql volatile security definer set search_path = '' as $$
+language sql volatile security definer set search_path = pg_catalog, pg_temp as $$
     with seen as (
         update public.planner_workers w
-           set last_seen_at = now(),
+           set last_seen_at = pg_catalog.now(),
                current_run_id = worker_seen.current_run_id,
                state = coalesce(worker_seen.state,
                                 case when worker_seen.current_run_id is null then 'idle'
@@ -75,11 +75,17 @@ language sql volatile security definer set search_path = '' as $$
     select exists (select 1 from seen);
 $$;
 
-create function planner.deregister_worker(worker_id text)
+-- A process removes only the entry it registered: worker id, host and pid must all match
+-- (the worker login is shared, so this is what "its own" can mean; a second process that
+-- shares a PLANNER_WORKER_ID cannot remove the first one's entry).
+create function planner.deregister_worker(worker_id text, host text, pid integer)
 returns boolean
-language sql volatile security definer set search_path = '' as $$
+language sql volatile security definer set search_path = pg_catalog, pg_temp as $$
     with gone as (
-        delete from public.planner_workers w where w.worker_id = deregister_worker.worker_id
+        delete from public.planner_workers w
+         where w.worker_id = deregister_worker.worker_id
+           and w.host = coalesce(deregister_worker.host, '')
+           and w.pid is not distinct from deregister_worker.pid
         returning 1
     )
     select exists (select 1 from gone);
@@ -89,29 +95,31 @@ $$;
 -- deregistering (killed, host lost). Returns how many were removed.
 create function planner.sweep_workers()
 returns integer
-language sql volatile security definer set search_path = '' as $$
+language sql volatile security definer set search_path = pg_catalog, pg_temp as $$
     with swept as (
         delete from public.planner_workers w
-         where w.last_seen_at < now() - (select s.stale_after from public.planner_settings s)
+         where w.last_seen_at < pg_catalog.now() - (select s.stale_after from public.planner_settings s)
         returning 1
     )
-    select count(*)::integer from swept;
+    select pg_catalog.count(*)::pg_catalog.int4 from swept;
 $$;
 
--- The reaper now also sweeps the registry (same signature, same result: reaped runs), so
--- the one pg_cron job 'planner-reap-stale-runs' keeps doing both.
-create or replace function planner.reap_stale_runs()
+-- The reaper: fails GENERATING runs whose heartbeat is older than stale_after (ONE guarded
+-- UPDATE, never select-then-update: a run heart-beating concurrently either commits first
+-- and is no longer stale, or waits and is re-checked by the UPDATE itself), logs each, and
+-- sweeps the registry, so the one pg_cron job 'planner-reap-stale-runs' does both.
+create function planner.reap_stale_runs()
 returns integer
-language plpgsql volatile security definer set search_path = '' as $$
+language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
-    reaped integer;
+    reaped pg_catalog.int4;
 begin
     with stale as (
         update public.allocation_planner_runs r
-           set state = 'FAILED', finished_at = now(),
+           set state = 'FAILED', finished_at = pg_catalog.now(),
                error = format('Timeout: no heartbeat from worker %s since %s', r.worker_id, r.heartbeat_at)
          where r.state = 'GENERATING'
-           and r.heartbeat_at < now() - (select s.stale_after from public.planner_settings s)
+           and r.heartbeat_at < pg_catalog.now() - (select s.stale_after from public.planner_settings s)
         returning r.id, r.organization_id, r.worker_id, r.attempt, r.heartbeat_at
     ), logged as (
         insert into public.planner_execution_logs (run_id, organization_id, level, message, context)
@@ -122,7 +130,7 @@ begin
         from stale
         returning 1
     )
-    select count(*)::integer into reaped from logged;
+    select pg_catalog.count(*)::pg_catalog.int4 into reaped from logged;
     perform planner.sweep_workers();
     return reaped;
 end;
@@ -132,13 +140,13 @@ $$;
 -- partial indexes on PENDING and GENERATING runs.
 create function planner.queue_stats()
 returns jsonb
-language sql stable security definer set search_path = '' as $$
+language sql stable security definer set search_path = pg_catalog, pg_temp as $$
     select jsonb_build_object(
-        'pending', (select count(*) from public.allocation_planner_runs r where r.state = 'PENDING'),
-        'generating', (select count(*) from public.allocation_planner_runs r where r.state = 'GENERATING'),
+        'pending', (select pg_catalog.count(*) from public.allocation_planner_runs r where r.state = 'PENDING'),
+        'generating', (select pg_catalog.count(*) from public.allocation_planner_runs r where r.state = 'GENERATING'),
         'oldest_pending_at', (select min(r.created_at) from public.allocation_planner_runs r
                                where r.state = 'PENDING'),
-        'oldest_pending_age_s', (select round(extract(epoch from now() - min(r.created_at))::numeric, 3)
+        'oldest_pending_age_s', (select round(extract(epoch from pg_catalog.now() - min(r.created_at))::pg_catalog.numeric, 3)
                                  from public.allocation_planner_runs r where r.state = 'PENDING')
     );
 $$;
@@ -148,23 +156,23 @@ $$;
 -- recent FAILED/INFEASIBLE runs to list.
 create function planner.status(failures integer default 10)
 returns jsonb
-language sql stable security definer set search_path = '' as $$
+language sql stable security definer set search_path = pg_catalog, pg_temp as $$
     with settings as (
         select s.stale_after from public.planner_settings s limit 1
     )
     select jsonb_build_object(
-        'generated_at', now(),
-        'stale_after_s', (select extract(epoch from stale_after)::integer from settings),
+        'generated_at', pg_catalog.now(),
+        'stale_after_s', (select extract(epoch from stale_after)::pg_catalog.int4 from settings),
         'workers', coalesce((
             select jsonb_agg(jsonb_build_object(
                        'worker_id', w.worker_id, 'host', w.host, 'pid', w.pid,
                        'version', w.version, 'state', w.state,
                        'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
-                       'last_seen_s', round(extract(epoch from now() - w.last_seen_at)::numeric, 1),
-                       'alive', w.last_seen_at >= now() - (select stale_after from settings),
+                       'last_seen_s', round(extract(epoch from pg_catalog.now() - w.last_seen_at)::pg_catalog.numeric, 1),
+                       'alive', w.last_seen_at >= pg_catalog.now() - (select stale_after from settings),
                        'current_run_id', w.current_run_id)
                    order by w.worker_id)
-            from public.planner_workers w), '[]'::jsonb),
+            from public.planner_workers w), '[]'::pg_catalog.jsonb),
         'queue', planner.queue_stats(),
         'generating', coalesce((
             select jsonb_agg(jsonb_build_object(
@@ -172,8 +180,8 @@ language sql stable security definer set search_path = '' as $$
                        'organization', o.name, 'allocation_run_id', r.allocation_run_id,
                        'worker_id', r.worker_id, 'attempt', r.attempt,
                        'claimed_at', r.claimed_at, 'heartbeat_at', r.heartbeat_at,
-                       'elapsed_s', round(extract(epoch from now() - r.claimed_at)::numeric, 1),
-                       'heartbeat_age_s', round(extract(epoch from now() - r.heartbeat_at)::numeric, 1),
+                       'elapsed_s', round(extract(epoch from pg_catalog.now() - r.claimed_at)::pg_catalog.numeric, 1),
+                       'heartbeat_age_s', round(extract(epoch from pg_catalog.now() - r.heartbeat_at)::pg_catalog.numeric, 1),
                        'constraints', to_jsonb(r.constraints),
                        'percent', r.progress -> 'percent',
                        'objective', r.progress -> 'objective',
@@ -182,7 +190,7 @@ language sql stable security definer set search_path = '' as $$
                    order by r.claimed_at)
             from public.allocation_planner_runs r
             join public.organizations o on o.id = r.organization_id
-            where r.state = 'GENERATING'), '[]'::jsonb),
+            where r.state = 'GENERATING'), '[]'::pg_catalog.jsonb),
         'failures', coalesce((
             select jsonb_agg(to_jsonb(f) - 'ord' order by f.ord)
             from (
@@ -195,14 +203,14 @@ language sql stable security definer set search_path = '' as $$
                 where r.state in ('FAILED', 'INFEASIBLE')
                 order by r.finished_at desc nulls last, r.created_at desc
                 limit greatest(0, least(coalesce(status.failures, 10), 1000))
-            ) f), '[]'::jsonb)
+            ) f), '[]'::pg_catalog.jsonb)
     );
 $$;
 
 revoke all on function
     planner.register_worker(text, text, integer, text, timestamptz),
     planner.worker_seen(text, uuid, text),
-    planner.deregister_worker(text),
+    planner.deregister_worker(text, text, integer),
     planner.sweep_workers(),
     planner.queue_stats(),
     planner.status(integer)
@@ -210,8 +218,8 @@ from public, anon, authenticated;
 grant execute on function
     planner.register_worker(text, text, integer, text, timestamptz),
     planner.worker_seen(text, uuid, text),
-    planner.deregister_worker(text),
+    planner.deregister_worker(text, text, integer),
     planner.queue_stats(),
     planner.status(integer)
 to planner_worker, service_role;
-grant execute on function planner.sweep_workers() to service_role;
+grant execute on function planner.sweep_workers(), planner.reap_stale_runs() to service_role;

@@ -67,9 +67,9 @@ async def test_runs_per_organisation_per_hour(conn, make_round, limit_of_three):
     ):
         await insert_run(conn, other_round)
     await insert_run(conn, await make_round())  # another organisation is not affected
-    # an hour later the budget is back
+    # an hour later the budget is back (the guard counts its append-only request ledger)
     await conn.execute(
-        "update allocation_planner_runs set created_at = created_at - interval '61 minutes' "
+        "update planner_run_requests set requested_at = requested_at - interval '61 minutes' "
         "where organization_id = $1",
         org.organization_id,
     )

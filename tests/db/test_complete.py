@@ -190,7 +190,10 @@ async def test_bad_payload_is_refused_and_nothing_changes(conn, generating, payl
 
 async def test_load_plan_returns_the_plan_document(conn, generating):
     rnd, run_id, _ = generating
-    plan = await conn.fetchval("select planner.load_plan($1, $2)", run_id, rnd.organization_id)
+    plan = await conn.fetchval("select planner.load_plan($1, 'w1', 1)", run_id)
+    assert plan == await conn.fetchval(
+        "select planner.plan_document($1, $2)", run_id, rnd.organization_id
+    )
     assert plan["name"] == "Test round"
     assert plan["terms"] == [{"ordinal": t, "name": f"Term {t}", "weeks": 13} for t in range(1, 5)]
     assert [u["code"] for u in plan["units"]] == ["ED", "GM", "PSYCH", "SURG"]
@@ -221,8 +224,22 @@ async def test_load_plan_returns_the_plan_document(conn, generating):
     assert plan["constraints"] == ["VIC_PGY2"] and plan["params"] == {}
 
 
-async def test_load_plan_refuses_another_organisation(conn, make_round, generating):
+async def test_plan_document_refuses_another_organisation(conn, make_round, generating):
     _, run_id, _ = generating
     other = await make_round(units=())
-    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="does not belong"):
-        await conn.fetchval("select planner.load_plan($1, $2)", run_id, other.organization_id)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="is not a run of organisation"):
+        await conn.fetchval("select planner.plan_document($1, $2)", run_id, other.organization_id)
+
+
+@pytest.mark.parametrize(
+    ("worker", "attempt"), [("w2", 1), ("w1", 2), ("w1", 0)], ids=["other-worker", "next", "old"]
+)
+async def test_load_plan_is_fenced_by_worker_and_attempt(conn, generating, worker, attempt):
+    _, run_id, _ = generating
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="is not GENERATING for worker"):
+        await conn.fetchval("select planner.load_plan($1, $2, $3)", run_id, worker, attempt)
+    assert await conn.fetchval(
+        "select planner.finish_run($1, 'w1', 1, 'FAILED', null, 'x')", run_id
+    )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="is not GENERATING for worker"):
+        await conn.fetchval("select planner.load_plan($1, 'w1', 1)", run_id)  # finished

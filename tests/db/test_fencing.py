@@ -128,24 +128,25 @@ async def test_finish_run_accepts_only_infeasible_or_failed(conn, make_round):
 async def test_write_logs_takes_the_organisation_from_the_run(conn, make_round):
     rnd = await make_round()
     run_id = await insert_run(conn, rnd)
+    await claim(conn, "w1")
     other = await make_round()
+    mine = {"run_id": str(run_id), "worker_id": "w1", "attempt": 1}
     written = await conn.fetchval(
         "select planner.write_logs($1)",
         [
             {
-                "run_id": str(run_id),
+                **mine,
                 "level": "info",
                 "message": "solving",
                 "context": {"lines": 4},
                 "organization_id": str(other.organization_id),
+                "created_at": "2020-01-01T00:00:00Z",
             },
-            {
-                "run_id": str(run_id),
-                "level": "ERROR",
-                "message": "boom",
-                "traceback": "Traceback...",
-            },
-            {"run_id": "00000000-0000-4000-8000-000000000000", "message": "unknown run: dropped"},
+            {**mine, "level": "ERROR", "message": "boom", "traceback": "Traceback..."},
+            {**mine, "run_id": "00000000-0000-4000-8000-000000000000", "message": "unknown"},
+            {**mine, "worker_id": "w2", "message": "not w2's run: dropped"},
+            {**mine, "attempt": 2, "message": "not this attempt: dropped"},
+            {"run_id": str(run_id), "message": "no fence: dropped"},
         ],
     )
     assert written == 2
@@ -154,4 +155,11 @@ async def test_write_logs_takes_the_organisation_from_the_run(conn, make_round):
     )
     assert [(r["level"], r["message"]) for r in rows] == [("INFO", "solving"), ("ERROR", "boom")]
     assert {r["organization_id"] for r in rows} == {rnd.organization_id}
-    assert rows[0]["context"] == {"lines": 4} and rows[1]["traceback"] == "Traceback..."
+    assert rows[0]["context"] == {"lines": 4, "worker_id": "w1", "attempt": 1}
+    assert rows[1]["traceback"] == "Traceback..."
+    assert all(r["created_at"].year > 2020 for r in rows)  # the database clock
+    # the closing lines of a finished attempt still land: the claim ledger is the fence
+    assert await conn.fetchval(
+        "select planner.finish_run($1, 'w1', 1, 'FAILED', null, 'x')", run_id
+    )
+    assert await conn.fetchval("select planner.write_logs($1)", [{**mine, "message": "bye"}]) == 1

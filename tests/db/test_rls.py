@@ -23,6 +23,7 @@ TENANT_TABLES = [
     "planner_execution_logs",
     "job_lines_history",
 ]
+# exactly what listener/sql/ calls (tests/security checks the same against the files)
 API = {
     "claim_run",
     "load_plan",
@@ -31,8 +32,6 @@ API = {
     "finish_run",
     "release_run",
     "write_logs",
-    "reap_stale_runs",
-    "restore_snapshot",
     # worker registry and status (20260101000500_planner_workers.sql)
     "register_worker",
     "worker_seen",
@@ -48,8 +47,11 @@ async def two_orgs(conn, make_round):
     for rnd in (a, b):
         await add_line(conn, rnd, "L-1", {1: "ED", 2: "GM", 3: "SURG", 4: "PSYCH"})
         run_id = await insert_run(conn, rnd)
-        await conn.fetchval(
-            "select planner.write_logs($1)", [{"run_id": str(run_id), "message": "hello"}]
+        await conn.execute(
+            "insert into planner_execution_logs (run_id, organization_id, message) "
+            "values ($1, $2, 'hello')",
+            run_id,
+            rnd.organization_id,
         )
         await conn.execute(
             "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
@@ -97,24 +99,27 @@ async def test_logs_are_for_admins(conn, two_orgs):
         assert await conn.fetch("select * from planner_execution_logs") == []
 
 
-async def test_member_requests_a_pending_run_for_own_round_only(conn, two_orgs):
+async def test_editor_requests_a_pending_run_for_own_round_only(conn, two_orgs):
     a, b = two_orgs
     insert = (
         "insert into allocation_planner_runs (organization_id, allocation_run_id, "
         "constraints) values ($1, $2, '{VIC_PGY2}') returning state, requested_by"
     )
-    async with as_user(conn, a.viewer):
-        row = await conn.fetchrow(insert, a.organization_id, a.allocation_run_id)
-        assert (row["state"], row["requested_by"]) == ("PENDING", a.viewer)
-    async with as_user(conn, a.viewer):
+    for role in ("admin", "editor"):
+        user = a.members[role]
+        async with as_user(conn, user):
+            row = await conn.fetchrow(insert, a.organization_id, a.allocation_run_id)
+            assert (row["state"], row["requested_by"]) == ("PENDING", user)
+    async with as_user(conn, a.viewer):  # a viewer may not replace lines, so may not request
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await conn.fetchrow(insert, a.organization_id, a.allocation_run_id)
+    async with as_user(conn, a.editor):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
             await conn.fetchrow(insert, b.organization_id, b.allocation_run_id)
-    async with as_user(
-        conn, a.viewer
-    ):  # B's round under A's organisation id: the composite FK says no
-        with pytest.raises(asyncpg.ForeignKeyViolationError):
+    async with as_user(conn, a.editor):  # B's round under A's organisation id: refused
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="is not a round of"):
             await conn.fetchrow(insert, a.organization_id, b.allocation_run_id)
-    async with as_user(conn, a.viewer):
+    async with as_user(conn, a.editor):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
                 "insert into allocation_planner_runs (organization_id, allocation_run_id, "
@@ -124,15 +129,17 @@ async def test_member_requests_a_pending_run_for_own_round_only(conn, two_orgs):
             )
 
 
-async def test_member_may_cancel_but_not_set_other_states_or_results(conn, two_orgs):
+async def test_editor_may_cancel_but_not_set_other_states_or_results(conn, two_orgs):
     a, b = two_orgs
     run_a, run_b = await insert_run(conn, a), await insert_run(conn, b)
     cancel = "update allocation_planner_runs set state = 'CANCELLED' where id = $1"
-    async with as_user(conn, a.viewer):
+    async with as_user(conn, a.editor):
         assert await conn.execute(cancel, run_a) == "UPDATE 1"
     async with as_user(conn, a.viewer):
+        assert await conn.execute(cancel, run_a) == "UPDATE 0"  # viewers do not cancel
+    async with as_user(conn, a.editor):
         assert await conn.execute(cancel, run_b) == "UPDATE 0"  # invisible to A
-    async with as_user(conn, a.viewer):
+    async with as_user(conn, a.editor):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
             await conn.execute(
                 "update allocation_planner_runs set state = 'GENERATING' where id = $1", run_a
@@ -197,7 +204,7 @@ async def test_restore_snapshot_needs_an_editor_of_that_organisation(conn, two_o
     )
     for user in (b.admin, a.viewer):
         async with as_user(conn, user):
-            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="admin or editor"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="admins and editors"):
                 await conn.fetchval("select planner.restore_snapshot($1)", history)
     async with as_user(conn, a.editor):
         assert await conn.fetchval("select planner.restore_snapshot($1)", history)
@@ -227,9 +234,7 @@ async def test_worker_role_executes_only_the_api(conn, worker_dsn, make_round):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await worker.fetch(f"select 1 from public.{table} limit 1")
         assert (await claim(worker, "w1"))["id"] == run_id
-        plan = await worker.fetchval(
-            "select planner.load_plan($1, $2)::text", run_id, rnd.organization_id
-        )
+        plan = await worker.fetchval("select planner.load_plan($1, 'w1', 1)::text", run_id)
         assert '"VIC_PGY2"' in plan
     finally:
         await worker.close()

@@ -29,7 +29,7 @@ async def test_seed_plan_document(conn):
         ROUND,
     )
     try:
-        plan = await conn.fetchval("select planner.load_plan($1, $2)", run_id, ORG)
+        plan = await conn.fetchval("select planner.plan_document($1, $2)", run_id, ORG)
     finally:
         await conn.execute(
             "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id

@@ -59,11 +59,12 @@ async def test_register_refresh_deregister_as_the_worker_role(conn, worker_conn)
     assert await worker_conn.fetchval("select planner.worker_seen($1, null, 'stopping')", worker_id)
     assert (await entry(conn, worker_id))["state"] == "stopping"
 
-    assert await worker_conn.fetchval("select planner.deregister_worker($1)", worker_id)
+    deregister = "select planner.deregister_worker($1, 'host-a', 4242)"
+    assert await worker_conn.fetchval(deregister, worker_id)
     assert await entry(conn, worker_id) is None
     # gone: worker_seen says so (the worker then registers again), deregister is a no-op
     assert not await worker_conn.fetchval("select planner.worker_seen($1, null)", worker_id)
-    assert not await worker_conn.fetchval("select planner.deregister_worker($1)", worker_id)
+    assert not await worker_conn.fetchval(deregister, worker_id)
 
 
 async def test_a_second_live_process_with_the_same_id_is_reported(worker_conn):
@@ -72,7 +73,7 @@ async def test_a_second_live_process_with_the_same_id_is_reported(worker_conn):
     assert not await worker_conn.fetchval(register, worker_id, "host-a", 1)
     assert not await worker_conn.fetchval(register, worker_id, "host-a", 1)  # same process again
     assert await worker_conn.fetchval(register, worker_id, "host-b", 2)  # another, while alive
-    await worker_conn.fetchval("select planner.deregister_worker($1)", worker_id)
+    await worker_conn.fetchval("select planner.deregister_worker($1, 'host-b', 2)", worker_id)
 
 
 async def test_bad_values_are_refused(worker_conn):
@@ -82,7 +83,7 @@ async def test_bad_values_are_refused(worker_conn):
     await worker_conn.fetchval("select planner.register_worker($1, 'h', 1, 'v', null)", worker_id)
     with pytest.raises(asyncpg.CheckViolationError):
         await worker_conn.fetchval("select planner.worker_seen($1, null, 'dancing')", worker_id)
-    await worker_conn.fetchval("select planner.deregister_worker($1)", worker_id)
+    await worker_conn.fetchval("select planner.deregister_worker($1, 'h', 1)", worker_id)
 
 
 async def test_the_reaper_job_sweeps_stale_entries_only(conn):
@@ -104,7 +105,7 @@ async def test_the_reaper_job_sweeps_stale_entries_only(conn):
     assert await entry(conn, stale) is None
     assert await entry(conn, fresh) is not None
     assert await conn.fetchval("select planner.sweep_workers()") == 0
-    await conn.fetchval("select planner.deregister_worker($1)", fresh)
+    await conn.fetchval("select planner.deregister_worker($1, 'h', 1)", fresh)
 
 
 async def test_the_registry_is_not_readable_by_users_or_the_worker_role(conn, worker_conn):
@@ -113,7 +114,7 @@ async def test_the_registry_is_not_readable_by_users_or_the_worker_role(conn, wo
         "select * from planner_workers",
         "select planner.register_worker('x', 'h', 1, 'v', null)",
         "select planner.worker_seen('x', null)",
-        "select planner.deregister_worker('x')",
+        "select planner.deregister_worker('x', 'h', 1)",
         "select planner.status()",
         "select planner.queue_stats()",
         "select planner.sweep_workers()",

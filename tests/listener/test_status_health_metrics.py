@@ -101,7 +101,7 @@ async def status_scene(conn, empty_queue, make_round):
         "pending": run_pending,
         "failed_org": failed.organization_id,
     }
-    await conn.fetchval("select planner.deregister_worker($1)", worker_id)
+    await conn.fetchval("select planner.deregister_worker($1, 'host-s', 77)", worker_id)
 
 
 async def test_status_json_as_the_worker_role(status_scene, worker_dsn):

@@ -90,7 +90,7 @@ async def test_run_completes_with_lines_the_checker_accepts(
     assert row["result"]["status"] in ("OPTIMAL", "FEASIBLE")
     lines = await table_lines(conn, rnd.allocation_run_id)
     assert len(lines) == row["result"]["line_count"] >= 4
-    doc = await conn.fetchval("select planner.load_plan($1, $2)", run_id, rnd.organization_id)
+    doc = await conn.fetchval("select planner.plan_document($1, $2)", run_id, rnd.organization_id)
     report = constraints.check(constraints.load_plan(doc), lines)
     assert report.violations == []
     logs = await wait_for_row(
@@ -130,7 +130,9 @@ async def test_bad_input_fails_touches_nothing_else_and_worker_keeps_serving(
     conn, empty_queue, make_round, start_worker
 ):
     good = await make_round()
-    bad = await make_round()
+    # the database refuses bad requests (unknown rule sets...) at insert, so the bad input
+    # here is the round itself: more terms than the engine plans
+    bad = await make_round(terms=14, weeks=3)
     worker = start_worker()
     worker.wait_for_log(ready, 30)
     first = await insert_run(conn, good)
@@ -140,11 +142,11 @@ async def test_bad_input_fails_touches_nothing_else_and_worker_keeps_serving(
         "select id, state, finished_at from allocation_planner_runs order by id"
     )
 
-    bad_run = await insert_run(conn, bad, constraints_=("VIC_PGY2", "NOT_A_RULE"))
+    bad_run = await insert_run(conn, bad)
     row = await wait_for_state(conn, bad_run, FINAL_STATES, 30)
 
     assert row["state"] == "FAILED"
-    assert "NOT_A_RULE" in row["error"]
+    assert "the limit is 13 terms" in row["error"]
     assert row["error"].startswith("The allocation round cannot be planned as entered")
     failure = await wait_for_row(
         conn,
@@ -152,7 +154,7 @@ async def test_bad_input_fails_touches_nothing_else_and_worker_keeps_serving(
         bad_run,
         timeout=10,
     )
-    assert any("NOT_A_RULE" in p for p in failure["details"]["problems"])
+    assert any("the limit is 13 terms" in p for p in failure["details"]["problems"])
     assert failure["worker_id"] == worker.worker_id
     assert await conn.fetch("select id, label from job_lines order by id") == before
     runs_after = await conn.fetch(

@@ -136,7 +136,7 @@ async def test_a_run_cannot_point_at_another_organisations_round(
         )
     # and the worker API will not load a round for an organisation the run does not belong to
     with pytest.raises(asyncpg.PostgresError):
-        await conn.fetchval("select planner.load_plan($1, $2)", run_id, theirs.organization_id)
+        await conn.fetchval("select planner.plan_document($1, $2)", run_id, theirs.organization_id)
     await conn.execute(
         "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
     )
