@@ -175,6 +175,11 @@ begin
             problems := problems || pg_catalog.format('params.%s: must be true or false', key);
         end if;
     end loop;
+    -- a readable refusal, however many problems: the first ten, then how many more
+    if pg_catalog.cardinality(problems) > 10 then
+        problems := problems[1:10]
+                    || pg_catalog.format('and %s more', pg_catalog.cardinality(problems) - 10);
+    end if;
     return nullif(pg_catalog.array_to_string(problems, '; '), '');
 end $$;
 
