@@ -114,10 +114,11 @@ declare
 begin
     if constraints is null then
         problems := problems || 'constraints: must be a list of rule-set names'::pg_catalog.text;
-    elsif pg_catalog.cardinality(constraints) > max_constraints then
-        problems := problems || pg_catalog.format('constraints: %s items: too many: the limit is %s rule sets',
-                                                  pg_catalog.cardinality(constraints), max_constraints);
     else
+        if pg_catalog.cardinality(constraints) > max_constraints then
+            problems := problems || pg_catalog.format('constraints: %s items: too many: the limit is %s rule sets',
+                                                      pg_catalog.cardinality(constraints), max_constraints);
+        end if;
         problems := problems || array(
             select pg_catalog.format('constraints[%s]: %s', x.n - 1,
                        case when x.c is null then 'must be a rule-set name (a string), not null'
@@ -125,10 +126,9 @@ begin
                                 pg_catalog.format('%L: unknown rule set; known rule sets are: %s',
                                                   pg_catalog.left(x.c, 80), pg_catalog.array_to_string(known, ', '))
                             else pg_catalog.format('%L: rule set listed twice', x.c) end)
-            from pg_catalog.unnest(constraints) with ordinality as x(c, n)
-            where x.c is null or x.c <> all (known)
-               or exists (select 1 from pg_catalog.unnest(constraints) with ordinality as y(c, n)
-                          where y.c = x.c and y.n < x.n)
+            from (select u.c, u.n, pg_catalog.row_number() over (partition by u.c order by u.n) as k
+                  from pg_catalog.unnest(constraints) with ordinality as u(c, n)) x
+            where x.c is null or x.c <> all (known) or x.k > 1
             order by x.n);
     end if;
 

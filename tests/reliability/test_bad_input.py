@@ -1,9 +1,11 @@
 """Scenario 12: bad input. Malformed allocation rounds and params, hand-written and generated
 with hypothesis, go into the tables the way any client could put them there (plain SQL).
 
-What the database can refuse, it must refuse (the statement fails, nothing is stored). What
-it cannot (a round without terms, a six-month unit open only in the last term, unknown rule
-names, params of the wrong JSON type, absurd sizes...) reaches the worker, and each such run
+What the database can refuse, it must refuse (the statement fails, nothing is stored): that
+includes every bad request (unknown rule names, params of the wrong JSON type or out of
+range, absurd sizes: the run insert is refused naming each field as the engine's loader
+does). What it cannot (a round without terms, a six-month unit open only in the last
+term...) reaches the worker, and each such run
 must end FAILED with a message naming the problem, with a planner_execution_logs row, and
 with nothing else changed anywhere. ONE worker process, started once for the module, serves
 every case and is still serving at the end.
@@ -26,6 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
+from constraints.loading.params import load_constraints, load_params
+from constraints.loading.problems import Problem, Problems
 from constraints.rules import known_rule_sets
 from tests.listener.conftest import WorkerProcess, ready
 
@@ -140,6 +144,14 @@ def insert_round(c: psycopg.Connection, spec: RoundSpec) -> tuple[uuid.UUID, uui
     return org, rnd
 
 
+def request_problems(constraints, params) -> list[Problem]:
+    """What the engine's loader says about the request alone (constraints and params)."""
+    problems = Problems()
+    load_constraints(list(constraints), problems)
+    load_params(params if params is not None else {}, problems)
+    return problems.items
+
+
 def insert_run(c, org, rnd, constraints=("VIC_PGY2",), params=None) -> uuid.UUID:
     return c.execute(
         "insert into allocation_planner_runs (organization_id, allocation_run_id, constraints, "
@@ -158,6 +170,7 @@ class Harness:
         self.pid = worker.process.pid
         self.ledger = ledger
         self.cases = 0
+        self.refused = 0  # bad requests the database refused at insert
         self.control_round: uuid.UUID | None = None
 
     def changes_since(self, xid: int, run_id: uuid.UUID) -> dict[str, Any]:
@@ -191,10 +204,14 @@ class Harness:
         names: tuple[str, ...] = (),
     ) -> str:
         """Insert the round and run; the run must end FAILED naming every string of `names`,
-        with its log row, and nothing else in the database may change."""
+        with its log row, and nothing else in the database may change. A bad request (bad
+        constraints or params) never becomes a run: the insert is refused instead."""
         org, rnd = build(self.c)
         xid = self.c.execute("select txid_current()").fetchone()[0] % 2**32
         before = self.changes_since(xid, uuid.UUID(int=0))
+        problems = request_problems(constraints, params)
+        if problems:
+            return self.expect_refused(org, rnd, constraints, params, names, problems, before, xid)
         run_id = insert_run(self.c, org, rnd, constraints, params)
         self.ledger.track(run_id, expect="FAILED")
         row = self.wait_final(run_id, 30)
@@ -221,6 +238,24 @@ class Harness:
         assert self.worker.alive() and self.worker.process.pid == self.pid
         self.cases += 1
         return error
+
+    def expect_refused(self, org, rnd, constraints, params, names, problems, before, xid) -> str:
+        """The run insert is refused naming every field the loader names, and every string
+        of `names` about the request (strings about the round cannot be reached: the round
+        is never planned); nothing is stored."""
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            insert_run(self.c, org, rnd, constraints, params)
+        message = str(refused.value).splitlines()[0]
+        assert message.startswith("invalid planner run request"), message
+        for problem in problems[:10]:
+            assert problem.field in message, (problem.field, message)
+        for name in names:
+            if any(name in str(problem) for problem in problems):
+                assert name in message, (name, message)
+        assert self.changes_since(xid, uuid.UUID(int=0)) == before
+        assert self.worker.alive() and self.worker.process.pid == self.pid
+        self.refused += 1
+        return message
 
     def wait_final(self, run_id: uuid.UUID, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -691,7 +726,9 @@ def test_the_same_worker_served_every_case_and_still_serves(harness: Harness) ->
     assert harness.worker.alive() and harness.worker.process.pid == harness.pid
     starts = [r for r in harness.worker.records if r["message"].startswith("Worker started")]
     assert len(starts) == 1
-    assert harness.cases >= 30 + 1, harness.cases  # hand-written + generated, all FAILED
+    # hand-written + generated: bad rounds FAILED by the worker, bad requests refused at insert
+    assert harness.cases >= 10, harness.cases
+    assert harness.cases + harness.refused >= 30 + 1, (harness.cases, harness.refused)
     after = harness.c.execute(
         "select count(*) from job_lines where allocation_run_id = %s", (harness.control_round,)
     ).fetchone()[0]
