@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
@@ -161,8 +162,12 @@ def run_batch(conn: psycopg.Connection, statements: tuple[str, ...]) -> None:
 # next state, or None to emit the token (a `;` outside quotes, comments and bodies).
 
 
+class _State(Protocol):
+    def next(self, text: str, start: int, end: int) -> _State | None: ...
+
+
 class _Ready:
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         r = text[end - 1]
         if r == "$":
             return _Tag(end - 1)
@@ -201,7 +206,7 @@ def _is_begin_atomic(data: str) -> bool:
 
 
 class _Comment:
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         if text[end - 1] == "-":
             return _Dollar("\n")
         return _Ready().next(text, start, end)
@@ -211,7 +216,7 @@ class _Block:
     def __init__(self) -> None:
         self.depth = 0
 
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         window = text[max(start, end - 2) : end]
         if window == "/*":
             self.depth += 1
@@ -230,7 +235,7 @@ class _Quote:
         self.delimiter = delimiter
         self.escape = False
 
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         r = text[end - 1]
         if self.escape:
             if r == self.delimiter:  # a doubled quote stays inside the literal
@@ -246,7 +251,7 @@ class _Dollar:
     def __init__(self, delimiter: str) -> None:
         self.delimiter = delimiter
 
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         if text[max(start, end - len(self.delimiter)) : end] == self.delimiter:
             return _Ready()
         return self
@@ -256,7 +261,7 @@ class _Tag:
     def __init__(self, offset: int) -> None:
         self.offset = offset
 
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         r = text[end - 1]
         if r == "$":
             return _Dollar(text[self.offset : end])
@@ -266,17 +271,17 @@ class _Tag:
 
 
 class _Escape:
-    def next(self, text: str, start: int, end: int) -> object | None:
+    def next(self, text: str, start: int, end: int) -> _State | None:
         return _Ready()
 
 
 class _Atomic:
-    def __init__(self, prev: object, delimiter: str) -> None:
+    def __init__(self, prev: _State, delimiter: str) -> None:
         self.prev = prev
         self.delimiter = delimiter
 
-    def next(self, text: str, start: int, end: int) -> object | None:
-        current = self.prev.next(text, start, end)  # type: ignore[attr-defined]
+    def next(self, text: str, start: int, end: int) -> _State | None:
+        current = self.prev.next(text, start, end)
         if current is not None:
             self.prev = current
         if isinstance(self.prev, _Ready):
@@ -290,13 +295,15 @@ def split_statements(text: str) -> list[str]:
     """Statements as `parser.SplitAndTrim` returns them: comments kept, trailing `;` and
     surrounding whitespace trimmed, empty ones dropped."""
     tokens: list[str] = []
-    state: object = _Ready()
+    state: _State = _Ready()
     start = 0
     for end in range(1, len(text) + 1):
-        state = state.next(text, start, end)  # type: ignore[attr-defined]
-        if state is None:
+        following = state.next(text, start, end)
+        if following is None:
             tokens.append(text[start:end])
             start, state = end, _Ready()
+        else:
+            state = following
     if start < len(text):
         tokens.append(text[start:])
     trimmed = (token.rstrip(";").strip() for token in tokens)
