@@ -51,7 +51,7 @@ def database() -> Iterator[str]:
     from listener.migrations import apply_migrations
 
     with throwaway_postgres() as pg:
-        apply_migrations(pg.dsn, shim=True)
+        apply_migrations(pg.dsn)
         yield pg.dsn
 
 

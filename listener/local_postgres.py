@@ -1,15 +1,20 @@
-"""A throwaway PostgreSQL cluster for the tests and `receptor-planner demo`.
+"""A throwaway, Supabase-shaped PostgreSQL cluster for the tests and `receptor-planner demo`.
 
-Built on pytest-postgresql's `PostgreSQLExecutor` (initdb + pg_ctl). pg_cron is preloaded
-when the server has it, with `cron.database_name` pointing at our database, so the
-migrations can create the extension and the reaper really ticks.
+Built on pytest-postgresql's `PostgreSQLExecutor` (initdb + pg_ctl). As on Supabase, the
+bootstrap superuser is `supabase_admin` (initdb -U supabase_admin) and `supabase_platform.sql`
+creates the rest once, on first start: the non-superuser `postgres` that applies the
+migrations, the API roles, GoTrue's auth schema, the realtime publication, Supabase's default
+privileges. `wal_level = logical`, and pg_cron is preloaded when the server has it (unless
+`pg_cron=False`), with `cron.database_name` pointing at our database, so the migrations can
+create the extension and the reaper really ticks.
 
 PostgreSQL refuses to run as root. When we are root (CI, containers) every pg_ctl call goes
 through a tiny wrapper that drops to the `postgres` OS user, and the data/socket directory
 is a fresh temp dir owned by that user.
 
     with throwaway_postgres() as pg:
-        apply_migrations(pg.dsn)
+        apply_migrations(pg.dsn)          # as `postgres`, like `supabase db push`
+        psycopg.connect(pg.admin_dsn)     # `supabase_admin`, only where a superuser is needed
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from psycopg import sql
 from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
 OS_USER = "postgres"  # created by Debian's postgresql packages
+SUPERUSER = "supabase_admin"  # Supabase's bootstrap superuser
+PLATFORM_SQL = Path(__file__).with_name("supabase_platform.sql")
 
 
 def find_pg_ctl() -> str:
@@ -59,16 +66,19 @@ def free_port() -> int:
 class LocalPostgres:
     """One cluster: `dsn`, `dsn_for(user, password)`, `start()`, `stop()`, `restart()`."""
 
-    def __init__(self, dbname: str = "postgres", *, port: int | None = None) -> None:
+    def __init__(
+        self, dbname: str = "postgres", *, port: int | None = None, pg_cron: bool = True
+    ) -> None:
         self.dbname = dbname
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.base = Path(tempfile.mkdtemp(prefix="receptor-pg-"))
         pg_ctl = find_pg_ctl()
-        self.pg_cron = has_pg_cron(pg_ctl)
+        self.pg_cron = pg_cron and has_pg_cron(pg_ctl)
         if os.geteuid() == 0:
             pg_ctl = self._drop_root(pg_ctl)
-        options = ["-c max_connections=200"]
+        # logical: what Supabase runs (Realtime's replication slots need it)
+        options = ["-c max_connections=200", "-c wal_level=logical"]
         if self.pg_cron:
             options += [
                 "-c shared_preload_libraries=pg_cron",
@@ -86,7 +96,7 @@ class LocalPostgres:
             logfile=str(self.base / "postgresql.log"),
             startparams="-w",
             dbname=dbname,
-            user="postgres",
+            user=SUPERUSER,
             postgres_options=" ".join(options),
         )
 
@@ -102,8 +112,13 @@ class LocalPostgres:
 
     @property
     def dsn(self) -> str:
-        """Superuser (`postgres`) DSN of the database."""
+        """DSN of `postgres`, the non-superuser that owns the project's objects (as on Supabase)."""
         return self.dsn_for("postgres")
+
+    @property
+    def admin_dsn(self) -> str:
+        """DSN of the bootstrap superuser `supabase_admin`: only for what needs a superuser."""
+        return self.dsn_for(SUPERUSER)
 
     def dsn_for(self, user: str, password: str | None = None, dbname: str | None = None) -> str:
         auth = f"{user}:{password}" if password else user
@@ -117,11 +132,26 @@ class LocalPostgres:
         if launcher is not None and launcher.wait(timeout=120) != 0:
             log = (self.base / "postgresql.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"pg_ctl start failed:\n{log}")
-        with psycopg.connect(self.dsn_for("postgres", dbname="postgres"), autocommit=True) as c:
+        admin = self.dsn_for(SUPERUSER, dbname="postgres")
+        with psycopg.connect(admin, autocommit=True) as c:
             exists = c.execute("select 1 from pg_database where datname = %s", [self.dbname])
             if not exists.fetchone():
                 c.execute(sql.SQL("create database {}").format(sql.Identifier(self.dbname)))
+            fresh = not c.execute("select 1 from pg_roles where rolname = 'postgres'").fetchone()
+        if fresh:
+            self._bootstrap()
         return self
+
+    def _bootstrap(self) -> None:
+        """What the Supabase image does before any project migration (once per cluster)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as c, c.transaction():
+            c.execute(PLATFORM_SQL.read_text().encode())
+            if self.dbname != "postgres":
+                c.execute(
+                    sql.SQL("grant all on database {} to postgres").format(
+                        sql.Identifier(self.dbname)
+                    )
+                )
 
     def stop(self) -> None:
         if self.executor.running():
@@ -138,10 +168,10 @@ class LocalPostgres:
 
 @contextmanager
 def throwaway_postgres(
-    dbname: str = "postgres", *, port: int | None = None
+    dbname: str = "postgres", *, port: int | None = None, pg_cron: bool = True
 ) -> Iterator[LocalPostgres]:
     """Start a fresh cluster, yield it, then stop it and delete its files."""
-    pg = LocalPostgres(dbname, port=port)
+    pg = LocalPostgres(dbname, port=port, pg_cron=pg_cron)
     try:
         yield pg.start()
     finally:

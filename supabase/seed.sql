@@ -5,13 +5,27 @@
 -- RELIEF (a line works >= 48 weeks), one service term at most (13/52 = 25%), and A/B/C are
 -- reachable on every line. Fixed ids are listed in docs/database.md.
 
+-- The demo user, inserted the way GoTrue writes a confirmed email sign-up, so that
+-- `workforce@demo-health.test` / `receptor-demo` can sign in on `supabase start`: a bcrypt
+-- hash (GoTrue's cost 10), email_confirmed_at set, the token columns '' rather than NULL
+-- (GoTrue scans them into strings: NULL fails login with "Database error querying schema"),
+-- and the `email` identity GoTrue creates with every email user.
 insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+                        confirmation_token, recovery_token, email_change_token_new, email_change,
                         raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
 values ('00000000-0000-0000-0000-000000000000', 'd3000000-0000-4000-8000-000000000001',
         'authenticated', 'authenticated', 'workforce@demo-health.test',
-        '$2a$10$O1YrzW1Cl1/jEnpPd6RUruX.N9/Y5TKiYKTFkT0JPMrjDDzJEixye', -- "receptor-demo"
-        now(), '{"provider": "email", "providers": ["email"]}', '{"name": "Demo Workforce Manager"}',
+        extensions.crypt('receptor-demo', extensions.gen_salt('bf', 10)),
+        now(), '', '', '', '',
+        '{"provider": "email", "providers": ["email"]}', '{"name": "Demo Workforce Manager"}',
         now(), now());
+
+insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+                             created_at, updated_at)
+values ('d3000000-0000-4000-8000-000000000001', 'd3000000-0000-4000-8000-000000000001',
+        '{"sub": "d3000000-0000-4000-8000-000000000001", "email": "workforce@demo-health.test",
+          "email_verified": true, "phone_verified": false}',
+        'email', now(), now(), now());
 
 insert into public.organizations (id, name)
 values ('d3000000-0000-4000-8000-000000000010', 'Demo Health');

@@ -1,11 +1,14 @@
-"""Shared fixtures: one throwaway PostgreSQL 15 cluster per test session (pg_cron preloaded),
-the Supabase shim, every migration in file order and the seed, exactly as `supabase db reset`.
+"""Shared fixtures: one throwaway, Supabase-shaped PostgreSQL 15 cluster per test session
+(bootstrap superuser `supabase_admin`, pg_cron preloaded, see listener/supabase_platform.sql),
+every migration and the seed applied as the non-superuser `postgres`, as `supabase db push
+--include-seed` does on Supabase.
 
 Fixtures:
-  pg_cluster   LocalPostgres (session): `.dsn`, `.dsn_for()`, `.restart()`...
-  db_dsn       superuser (`postgres`) DSN (session)
+  pg_cluster   LocalPostgres (session): `.dsn`, `.admin_dsn`, `.dsn_for()`, `.restart()`...
+  db_dsn       DSN of `postgres`, the non-superuser that owns the schema (session)
+  admin_dsn    DSN of the superuser `supabase_admin`: only for what needs one (session)
   worker_dsn   DSN of the least-privilege `planner_worker` login role (session)
-  conn         asyncpg connection as superuser, jsonb decoded to Python (function)
+  conn         asyncpg connection as `postgres`, jsonb decoded to Python (function)
   make_round   async factory: a fresh organisation (or a new round in a given one) with
                terms, units, demand and admin/editor/viewer members -> `Round`
   empty_queue  cancels every PENDING/GENERATING run first (claims are global)
@@ -17,7 +20,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,9 +27,8 @@ import psycopg
 import pytest
 
 from listener.local_postgres import LocalPostgres, throwaway_postgres
-from listener.migrations import apply_migrations, shim_file
+from listener.migrations import apply_migrations
 
-SHIM = Path(__file__).parent / "supabase_shim.sql"
 WORKER_PASSWORD = "planner-worker-test-password"
 
 # A feasible default round (also under VIC_PGY2): 4 units x 4 terms, one line per unit and
@@ -68,14 +69,18 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[LocalPostgres]:
     with throwaway_postgres() as pg:
-        assert shim_file() == SHIM
-        apply_migrations(pg.dsn, shim=True)
+        apply_migrations(pg.dsn)
         yield pg
 
 
 @pytest.fixture(scope="session")
 def db_dsn(pg_cluster: LocalPostgres) -> str:
     return pg_cluster.dsn
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(pg_cluster: LocalPostgres) -> str:
+    return pg_cluster.admin_dsn
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def _throwaway_database() -> Iterator[str]:
 
     with throwaway_postgres() as pg:
         with console.status("Applying the migrations and the seed..."):
-            apply_migrations(pg.dsn, shim=True)  # plain PostgreSQL: add Supabase's roles/auth
+            apply_migrations(pg.dsn)  # as `postgres`, like `supabase db push`
         cron = "with pg_cron" if pg.pg_cron else "without pg_cron (reaper not scheduled)"
         console.print(f"[green]✓[/green] PostgreSQL on port {pg.port} {cron}, demo data loaded")
         yield pg.dsn

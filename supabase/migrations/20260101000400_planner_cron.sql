@@ -1,16 +1,21 @@
 -- pg_cron: the database reaps its own stale runs, whether or not any worker is alive.
 -- Idempotent: each job is unscheduled by name when present (no error when absent) and
 -- scheduled again, so re-running this file leaves exactly one job per name.
--- CREATE EXTENSION pg_cron works only in the database named by cron.database_name
--- (`postgres` on Supabase; the test cluster points it at its own database). Where pg_cron
--- is missing we warn instead of failing: call planner.reap_stale_runs() from elsewhere then.
+-- pg_cron is required: without it a stale GENERATING run (a worker that died mid-solve) is
+-- never reaped, so this migration fails, saying why, rather than leave a database without
+-- its reaper. On Supabase, enable pg_cron first (Dashboard > Database > Extensions, or a
+-- hosted project's default); elsewhere preload it (shared_preload_libraries = 'pg_cron')
+-- with cron.database_name set to this database.
 do $cron$
 begin
     begin
         create extension if not exists pg_cron;
     exception when others then
-        raise warning 'pg_cron unavailable (%): planner.reap_stale_runs() is NOT scheduled', sqlerrm;
-        return;
+        raise exception 'pg_cron is required but cannot be created here: %', sqlerrm
+            using hint = 'Enable the pg_cron extension (Supabase: Dashboard > Database > '
+                         'Extensions; self-hosted: shared_preload_libraries = ''pg_cron'' and '
+                         'cron.database_name = this database), then apply the migrations again. '
+                         'Without it planner.reap_stale_runs() never runs.';
     end;
 
     perform cron.unschedule(j.jobid)

@@ -49,7 +49,7 @@ def outage_cluster(reliability_ledger) -> Iterator[LocalPostgres]:
     """A cluster of this module's own: scenario 5 stops and starts it. Its runs are audited
     by the suite's ledger before it goes away."""
     with throwaway_postgres() as pg:
-        apply_migrations(pg.dsn, shim=True)
+        apply_migrations(pg.dsn)
         with psycopg.connect(pg.dsn, autocommit=True) as c:
             c.execute(f"alter role planner_worker password '{WORKER_PASSWORD}'")
         yield pg
