@@ -166,6 +166,9 @@ grant all on all routines in schema auth to postgres;
 -- grants, and hands the extension to postgres so the CLI's `db reset` can drop it. The
 -- caller's `create extension if not exists` then finds it installed. If the extension cannot
 -- be created (pg_cron not preloaded, not installed), the caller's command fails with why.
+-- It reads the extension's name from the top-level statement (current_query()): a CREATE
+-- EXTENSION built at run time inside a function is not seen, and fails as it would without
+-- supautils.
 create function extensions.create_privileged_extension() returns event_trigger
 language plpgsql security definer set search_path = pg_catalog as $$
 declare
