@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL cluster for the tests and `receptor-planner demo`.
 
-Built on pytest-postgresql's `PostgreSQLExecutor` (initdb + pg_ctl). pg_cron is preloaded
+Built on `listener.pg_ctl` (initdb + pg_ctl, no pytest at runtime). pg_cron is preloaded
 when the server has it, with `cron.database_name` pointing at our database, so the
 migrations can create the extension and the reaper really ticks.
 
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from pytest_postgresql.executors.proc import PostgreSQLExecutor
+
+from listener.pg_ctl import PgCtlExecutor
 
 OS_USER = "postgres"  # created by Debian's postgresql packages
 
@@ -77,7 +78,7 @@ class LocalPostgres:
                 "-c cron.use_background_workers=on",
                 "-c max_worker_processes=32",
             ]
-        self.executor = PostgreSQLExecutor(
+        self.executor = PgCtlExecutor(
             executable=pg_ctl,
             host=self.host,
             port=self.port,
@@ -111,8 +112,8 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         self.executor.start()
-        # mirakuru returns once the port is open; `pg_ctl start -w` exits only when the server
-        # accepts connections (and fails if it could not start), so wait for that instead.
+        # `pg_ctl start -w` exits only when the server accepts connections (and fails if it
+        # could not start), so wait for that.
         launcher = self.executor.process
         if launcher is not None and launcher.wait(timeout=120) != 0:
             log = (self.base / "postgresql.log").read_text(errors="replace")[-2000:]
