@@ -33,6 +33,9 @@ class RealtimeWakeupSource:
         probe = RealtimeWakeup.from_env(_ignore, environ)
         return cls(probe._source_url, probe._api_key, **kwargs)
 
+    def is_connected(self) -> bool:
+        return self.wakeup.status.connected
+
     async def run(self, events: WakeupEvents) -> None:
         self._events = events
         await self.wakeup.run()
