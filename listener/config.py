@@ -263,5 +263,27 @@ def load_settings(
     return Settings(**values)
 
 
+REALTIME_VARIABLES = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY")
+
+
+def realtime_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY), parsed as `load_settings` parses them, for
+    a Realtime wake-up built outside the worker; ValueError naming what is missing or bad."""
+    env = os.environ if env is None else env
+    given = {name: env[name] for name in REALTIME_VARIABLES if name in env}
+    try:
+        settings = load_settings({**given, "PLANNER_WAKEUP": "realtime"}, require_database=False)
+    except ConfigError as exc:
+        missing = [
+            name
+            for name in REALTIME_VARIABLES
+            if any(problem.startswith(f"{name} is not set") for problem in exc.problems)
+        ]
+        if missing:
+            raise ValueError(f"PLANNER_WAKEUP=realtime needs {' and '.join(missing)}") from None
+        raise ValueError(str(exc)) from None
+    return settings.supabase_url, settings.supabase_service_role_key
+
+
 def _named(problems: list[str]) -> set[str]:
     return {p.split("=", 1)[0].split(" ", 1)[0] for p in problems}

@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +19,8 @@ from typing import Any
 
 from loguru import logger
 
+from listener.backoff import Backoff
+from listener.config import realtime_credentials
 from listener.wakeup.realtime.connection import (
     DEFAULT_TOPIC,
     SCHEMA,
@@ -31,8 +31,6 @@ from listener.wakeup.realtime.connection import (
     realtime_base_url,
     realtime_websocket_url,
 )
-
-OnWakeup = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -92,7 +90,6 @@ class RealtimeWakeup:
             raise ValueError("the Realtime wake-up needs the service role key (api_key is empty)")
         if heartbeat_s <= 0 or reconnect_max_s <= 0 or reconnect_min_s <= 0:
             raise ValueError("heartbeat_s, reconnect_min_s and reconnect_max_s must be positive")
-        self._source_url = url
         self._base_url = realtime_base_url(url)
         self._api_key = api_key
         self._on_wakeup = on_wakeup
@@ -100,6 +97,7 @@ class RealtimeWakeup:
         self.heartbeat_timeout_s = float(heartbeat_timeout_s or heartbeat_s)
         self.reconnect_min_s = float(min(reconnect_min_s, reconnect_max_s))
         self.reconnect_max_s = float(reconnect_max_s)
+        self._reconnect = Backoff(initial_s=self.reconnect_min_s, max_s=self.reconnect_max_s)
         self.connect_timeout_s = float(connect_timeout_s)
         self.topic = topic
         self.status = RealtimeStatus()
@@ -118,17 +116,8 @@ class RealtimeWakeup:
         environ: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> RealtimeWakeup:
-        """Build from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY."""
-        env = os.environ if environ is None else environ
-        url = env.get("SUPABASE_URL", "").strip()
-        key = env.get("SUPABASE_SERVICE_ROLE_KEY", "").strip()
-        missing = [
-            name
-            for name, value in (("SUPABASE_URL", url), ("SUPABASE_SERVICE_ROLE_KEY", key))
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"PLANNER_WAKEUP=realtime needs {' and '.join(missing)}")
+        """Build from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, parsed by `listener.config`."""
+        url, key = realtime_credentials(environ)
         return cls(url, key, on_wakeup, **kwargs)
 
     # ---- public surface --------------------------------------------------------------------
@@ -309,9 +298,9 @@ class RealtimeWakeup:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _backoff(self, failures: int) -> float:
-        """Exponential backoff with jitter: in [cap/2, cap], cap = min * 2^(n-1) <= max."""
-        cap = min(self.reconnect_max_s, self.reconnect_min_s * 2 ** min(failures - 1, 30))
-        return random.uniform(cap / 2, cap)
+        """The wait after `failures` failures in a row: in [cap/2, cap], cap = min * 2^(n-1),
+        at most reconnect_max_s."""
+        return self._reconnect.delay(failures - 1)
 
     def _changed_event(self) -> asyncio.Event:
         if self._changed is None:
