@@ -69,7 +69,8 @@ class PgCtlExecutor:
         )
         command = [self.executable, "start", "-D", self.datadir, "-o", server_options]
         command += ["-l", self.logfile, *self.startparams]
-        self.process = subprocess.Popen(command, env=self._env())
+        # pg_ctl's chatter ("waiting for server to start") must not mix into our stdout.
+        self.process = subprocess.Popen(command, env=self._env(), stdout=subprocess.DEVNULL)
         return self
 
     def running(self) -> bool:
