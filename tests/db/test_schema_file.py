@@ -26,6 +26,5 @@ def test_schema_file_is_up_to_date():
     )
     assert not diff, (
         "supabase/schema.sql is stale; regenerate it with "
-        "`uv run python -m listener.schema_dump > supabase/schema.sql`:\n"
-        + "\n".join(diff[:60])
+        "`uv run python -m listener.schema_dump > supabase/schema.sql`:\n" + "\n".join(diff[:60])
     )
