@@ -170,74 +170,72 @@ class RealtimeWakeup:
                 await session.teardown(graceful=False)
                 failures += 1
                 failed_in_row += 1
-                error = describe_error(exc)
-                self._set(failed_attempts=self.status.failed_attempts + 1, last_error=error)
-                self._record("attempt_failed", error)
-                delay = self._backoff(failures)
-                log = self._log.bind(attempt=failed_in_row, retry_in_s=round(delay, 2), error=error)
-                message = (
-                    f"Realtime wake-up: connect/subscribe attempt {failed_in_row} failed: {error}; "
-                    f"retrying in {delay:.2f}s"
-                )
-                if failed_in_row == 1 or failed_in_row % 10 == 0:
-                    log.warning(message)
-                else:
-                    log.debug(message)
-                await asyncio.sleep(delay)
+                await self._attempt_failed(describe_error(exc), failures, failed_in_row)
                 continue
-
-            # Subscribed.
-            now = time.monotonic()
-            self._set(
-                connected=True,
-                connected_since=time.time(),
-                subscriptions=self.status.subscriptions + 1,
-                last_error=None,
-            )
-            if lost_at is not None:
-                downtime = now - lost_at
-                self._set(recoveries=self.status.recoveries + 1)
-                self._record("recovered", f"after {downtime:.1f}s")
-                self._log.bind(
-                    downtime_s=round(downtime, 3),
-                    attempts=failed_in_row + 1,
-                    recoveries=self.status.recoveries,
-                ).info(
-                    f"Realtime wake-up recovered: resubscribed to {SCHEMA}.{TABLE} INSERTs "
-                    f"after {downtime:.1f}s ({failed_in_row + 1} attempt(s))"
-                )
-            else:
-                self._record("subscribed", self.websocket_url)
-                self._log.bind(url=self.websocket_url).info(
-                    f"Realtime wake-up subscribed to {SCHEMA}.{TABLE} INSERTs"
-                )
-            lost_at = None
-            failed_in_row = 0
-            self._enqueue({"source": "realtime", "reason": "resubscribed"})
-
+            self._subscribed(lost_at, failed_in_row)
+            lost_at, failed_in_row = None, 0
             reason = await session.watch()
-
-            # Lost.
-            self._session = None
-            session.retired = True
             lost_at = time.monotonic()
-            self._set(
-                connected=False,
-                connected_since=None,
-                losses=self.status.losses + 1,
-                last_loss_reason=reason,
-            )
-            self._record("lost", reason)
             # A session that answered heartbeats was healthy: start the backoff afresh.
-            failures = 0 if session.heartbeats_ok > 0 else failures
-            failures += 1
-            delay = self._backoff(failures)
-            log = self._log.bind(
-                reason=reason, losses=self.status.losses, retry_in_s=round(delay, 2)
+            failures = (0 if session.heartbeats_ok > 0 else failures) + 1
+            await self._lost(session, reason, failures)
+
+    async def _attempt_failed(self, error: str, failures: int, failed_in_row: int) -> None:
+        self._set(failed_attempts=self.status.failed_attempts + 1, last_error=error)
+        self._record("attempt_failed", error)
+        delay = self._backoff(failures)
+        log = self._log.bind(attempt=failed_in_row, retry_in_s=round(delay, 2), error=error)
+        message = (
+            f"Realtime wake-up: connect/subscribe attempt {failed_in_row} failed: {error}; "
+            f"retrying in {delay:.2f}s"
+        )
+        if failed_in_row == 1 or failed_in_row % 10 == 0:
+            log.warning(message)
+        else:
+            log.debug(message)
+        await asyncio.sleep(delay)
+
+    def _subscribed(self, lost_at: float | None, failed_in_row: int) -> None:
+        self._set(
+            connected=True,
+            connected_since=time.time(),
+            subscriptions=self.status.subscriptions + 1,
+            last_error=None,
+        )
+        if lost_at is not None:
+            downtime = time.monotonic() - lost_at
+            self._set(recoveries=self.status.recoveries + 1)
+            self._record("recovered", f"after {downtime:.1f}s")
+            self._log.bind(
+                downtime_s=round(downtime, 3),
+                attempts=failed_in_row + 1,
+                recoveries=self.status.recoveries,
+            ).info(
+                f"Realtime wake-up recovered: resubscribed to {SCHEMA}.{TABLE} INSERTs "
+                f"after {downtime:.1f}s ({failed_in_row + 1} attempt(s))"
             )
-            log.warning(f"Realtime wake-up lost: {reason}; rebuilding the client in {delay:.2f}s")
-            await session.teardown(graceful=False)
-            await asyncio.sleep(delay)
+        else:
+            self._record("subscribed", self.websocket_url)
+            self._log.bind(url=self.websocket_url).info(
+                f"Realtime wake-up subscribed to {SCHEMA}.{TABLE} INSERTs"
+            )
+        self._enqueue({"source": "realtime", "reason": "resubscribed"})
+
+    async def _lost(self, session: Session, reason: str, failures: int) -> None:
+        self._session = None
+        session.retired = True
+        self._set(
+            connected=False,
+            connected_since=None,
+            losses=self.status.losses + 1,
+            last_loss_reason=reason,
+        )
+        self._record("lost", reason)
+        delay = self._backoff(failures)
+        log = self._log.bind(reason=reason, losses=self.status.losses, retry_in_s=round(delay, 2))
+        log.warning(f"Realtime wake-up lost: {reason}; rebuilding the client in {delay:.2f}s")
+        await session.teardown(graceful=False)
+        await asyncio.sleep(delay)
 
     def _new_session(self) -> Session:
         settings = SessionSettings(
