@@ -194,7 +194,7 @@ class RunPipeline:
         try:
             state = await self._fenced(
                 watch,
-                "complete the run",
+                "complete_run",
                 lambda: self._db.complete_run(run, worker_id, payload, summary),
                 "COMPLETED",
             )
@@ -210,7 +210,7 @@ class RunPipeline:
         run, worker_id = watch.run, self._settings.worker_id
         return await self._fenced(
             watch,
-            f"record the run as {state}",
+            "finish_run",
             lambda: self._db.finish_run(run, worker_id, state, result, error),
             state,
         )
@@ -239,16 +239,16 @@ class RunPipeline:
             return None
 
     async def _fenced(
-        self, watch: RunWatch, what: str, write: Callable[[], Awaitable[bool]], state: str
+        self, watch: RunWatch, function: str, write: Callable[[], Awaitable[bool]], state: str
     ) -> str:
-        """A fenced final write: `state` when written, ABANDONED (logged) when the run is
-        no longer ours."""
-        if await self._retry(write, what):
+        """A fenced final write through `planner.<function>`: `state` when written, ABANDONED
+        (logged) when the run is no longer ours."""
+        if await self._retry(write, function.replace("_", " ")):
             return state
         watch.log.warning(
-            "The database refused to {}: the run is no longer ours (cancelled, reaped or "
+            "The database refused our {}: the run is no longer ours (cancelled, reaped or "
             "re-claimed); nothing written",
-            what,
+            function,
         )
         return "ABANDONED"
 
