@@ -1,5 +1,5 @@
 # receptor-planner worker: `docker build -t receptor-planner .`
-# then `docker run -e DATABASE_URL=postgresql://... receptor-planner` (see docs/service.md).
+# then `docker run -e DATABASE_URL=postgresql://... receptor-planner` (variables: README, "Configuration").
 
 # --- build: resolve the locked dependencies into /app/.venv --------------------------------
 FROM python:3.11-slim-bookworm AS build

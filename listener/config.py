@@ -220,7 +220,20 @@ def load_settings(
             shown = redact_url(raw) if name == "DATABASE_URL" else raw
             problems.append(f"{name}={shown!r} is invalid: {reason or 'not a number'}")
 
-    if "database_url" not in values and require_database and "DATABASE_URL" not in _named(problems):
+    problems += _missing_or_inconsistent(values, _named(problems), require_database)
+    if problems:
+        raise ConfigError(problems)
+    values.setdefault("database_url", "")
+    values.setdefault("worker_id", default_worker_id())
+    return Settings(**values)
+
+
+def _missing_or_inconsistent(
+    values: dict[str, Any], named: set[str], require_database: bool
+) -> list[str]:
+    """Problems no single variable shows: required ones unset, values that do not fit."""
+    problems: list[str] = []
+    if "database_url" not in values and require_database and "DATABASE_URL" not in named:
         problems.append(
             "DATABASE_URL is not set: give the PostgreSQL URL of the Supabase database, "
             "e.g. postgresql://postgres:postgres@127.0.0.1:54322/postgres"
@@ -232,7 +245,6 @@ def load_settings(
             f"{MIN_SOLVE_MEMORY_MB}"
         )
     if values.get("wakeup") == "realtime":
-        named = _named(problems)
         for name, field_name, hint in (
             (
                 "SUPABASE_URL",
@@ -256,11 +268,29 @@ def load_settings(
             f"PLANNER_HEARTBEAT_S={heartbeat} is too small: progress is written at most once a "
             "second, so use 1 or more"
         )
-    if problems:
-        raise ConfigError(problems)
-    values.setdefault("database_url", "")
-    values.setdefault("worker_id", default_worker_id())
-    return Settings(**values)
+    return problems
+
+
+REALTIME_VARIABLES = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY")
+
+
+def realtime_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY), parsed as `load_settings` parses them, for
+    a Realtime wake-up built outside the worker; ValueError naming what is missing or bad."""
+    env = os.environ if env is None else env
+    given = {name: env[name] for name in REALTIME_VARIABLES if name in env}
+    try:
+        settings = load_settings({**given, "PLANNER_WAKEUP": "realtime"}, require_database=False)
+    except ConfigError as exc:
+        missing = [
+            name
+            for name in REALTIME_VARIABLES
+            if any(problem.startswith(f"{name} is not set") for problem in exc.problems)
+        ]
+        if missing:
+            raise ValueError(f"PLANNER_WAKEUP=realtime needs {' and '.join(missing)}") from None
+        raise ValueError(str(exc)) from None
+    return settings.supabase_url, settings.supabase_service_role_key
 
 
 def _named(problems: list[str]) -> set[str]:

@@ -49,7 +49,7 @@ class Dispatcher:
         concurrency: int,
         poll_interval_s: float,
         doorbell: Doorbell,
-        on_claimed: Callable[[ClaimedRun], None],
+        on_claimed: Callable[[ClaimedRun], object],
         on_poll: Callable[[], None] | None = None,
     ):
         self._db = db

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 
 def write_tick(path: Path, state: dict[str, Any]) -> None:
@@ -23,3 +29,20 @@ def tick_age_s(path: Path) -> tuple[float | None, dict[str, Any]]:
         return max(0.0, time.time() - float(data["ticked_at"])), data
     except (OSError, ValueError, KeyError, TypeError):
         return None, {}
+
+
+async def tick_forever(
+    path: Path, interval_s: float, state: Callable[[], dict[str, Any]], log: Logger
+) -> None:
+    """Rewrite the tick file from this event loop. It never waits on the database: a solve
+    runs in another process and database calls in other tasks, so the tick stops only when
+    the loop itself is stuck or the process is gone."""
+    warned = False
+    while True:
+        try:
+            write_tick(path, {**state(), "tick_interval_s": interval_s})
+        except OSError as exc:
+            if not warned:
+                warned = True
+                log.warning("Cannot write the health file: {}", exc)
+        await anyio.sleep(interval_s)

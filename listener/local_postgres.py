@@ -1,6 +1,6 @@
 """A throwaway, Supabase-shaped PostgreSQL cluster for the tests and `receptor-planner demo`.
 
-Built on pytest-postgresql's `PostgreSQLExecutor` (initdb + pg_ctl). As on Supabase, the
+Built on `listener.pg_ctl` (initdb + pg_ctl, no pytest at runtime). As on Supabase, the
 bootstrap superuser is `supabase_admin` (initdb -U supabase_admin) and `supabase_platform.sql`
 creates the rest once, on first start: the non-superuser `postgres` that applies the
 migrations, the API roles, GoTrue's auth schema, the realtime publication, Supabase's default
@@ -31,7 +31,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from pytest_postgresql.executors.proc import PostgreSQLExecutor
+
+from listener.pg_ctl import PgCtlExecutor
 
 OS_USER = "postgres"  # created by Debian's postgresql packages
 SUPERUSER = "supabase_admin"  # Supabase's bootstrap superuser
@@ -87,7 +88,7 @@ class LocalPostgres:
                 "-c cron.use_background_workers=on",
                 "-c max_worker_processes=32",
             ]
-        self.executor = PostgreSQLExecutor(
+        self.executor = PgCtlExecutor(
             executable=pg_ctl,
             host=self.host,
             port=self.port,
@@ -126,8 +127,8 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         self.executor.start()
-        # mirakuru returns once the port is open; `pg_ctl start -w` exits only when the server
-        # accepts connections (and fails if it could not start), so wait for that instead.
+        # `pg_ctl start -w` exits only when the server accepts connections (and fails if it
+        # could not start), so wait for that.
         launcher = self.executor.process
         if launcher is not None and launcher.wait(timeout=120) != 0:
             log = (self.base / "postgresql.log").read_text(errors="replace")[-2000:]

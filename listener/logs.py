@@ -10,12 +10,12 @@ import json
 import sys
 import traceback
 from datetime import UTC
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
-# Bound fields shown first in text mode and always top-level in JSON.
-RUN_FIELDS = ("run_id", "organization_id", "worker_id")
+if TYPE_CHECKING:
+    from loguru import Record
 
 
 def record_to_json(record: dict[str, Any]) -> str:
@@ -47,7 +47,7 @@ def _json_sink(stream: TextIO):
     return write
 
 
-def _text_format(record: dict[str, Any]) -> str:
+def _text_format(record: Record) -> str:
     bound = " ".join(
         f"{key}={{extra[{key}]}}" for key in record["extra"] if not key.startswith("_")
     )

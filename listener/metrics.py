@@ -10,11 +10,20 @@ worker's registry, so two workers in one process (tests) never collide.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIServer
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
+
+from listener.db import DB_ERRORS
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 FINISH_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "RELEASED", "ABANDONED")
 WAKEUP_SOURCES = ("listen", "realtime", "poll", "reconnect")
@@ -80,7 +89,7 @@ class Metrics:
             registry=r,
         )
         info.labels(worker_id, version, wakeup).set(1)
-        self._server = None
+        self._server: tuple[WSGIServer, threading.Thread] | None = None
 
     # -- recording -------------------------------------------------------------------
 
@@ -97,18 +106,32 @@ class Metrics:
     def queue(self, stats: dict) -> None:
         self._queue.replace(stats)
 
+    def run_ended(self, state: str | None, solve_s: float | None) -> None:
+        self.run_finished(state)
+        if solve_s is not None:
+            self.solve_seconds.observe(solve_s)
+
     def watch_live(
-        self,
-        *,
-        active_runs: Callable[[], float],
-        heartbeat_lag: Callable[[], float],
-        realtime_connected: Callable[[], float] | None = None,
+        self, *, active_runs: Callable[[], float], heartbeat_lag: Callable[[], float]
     ) -> None:
         """Gauges computed at scrape time."""
         self.active_runs.set_function(active_runs)
         self.heartbeat_lag.set_function(heartbeat_lag)
-        if realtime_connected is not None:
-            self.realtime_connected.set_function(realtime_connected)
+
+    def watch_realtime(self, connected: Callable[[], bool]) -> None:
+        self.realtime_connected.set_function(lambda: 1.0 if connected() else 0.0)
+
+    async def refresh_queue_forever(
+        self, fetch: Callable[[], Awaitable[dict]], interval_s: float, log: Logger
+    ) -> None:
+        """The queue gauges from `planner.queue_stats()`, every `interval_s`."""
+        while True:
+            try:
+                self.queue(await fetch())
+            except DB_ERRORS as exc:
+                self.queue_refresh_errors.inc()
+                log.debug("Queue metrics refresh failed: {}", exc)
+            await anyio.sleep(interval_s)
 
     # -- serving ---------------------------------------------------------------------
 
@@ -116,14 +139,24 @@ class Metrics:
         """Start the /metrics endpoint in a daemon thread; raises OSError when the port is taken."""
         self._server = start_http_server(port, addr=host, registry=self.registry)
 
+    def serve_or_warn(self, host: str, port: int, log: Logger) -> None:
+        """`serve`, but a taken port is logged: metrics must not stop the worker working."""
+        try:
+            self.serve(host, port)
+        except OSError as exc:
+            log.error(
+                "Cannot serve metrics on {}:{} ({}); continuing without metrics", host, port, exc
+            )
+            return
+        log.info("Prometheus metrics on http://{}:{}/metrics", host, port)
+
     def close(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        httpd = server[0] if isinstance(server, tuple) else None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
+        httpd, _thread = server
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def lag_since(last_beats: Callable[[], list[float]]) -> Callable[[], float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -15,10 +16,12 @@ import asyncpg
 from loguru import logger
 
 import constraints
+from constraints.plan import Plan
 from listener.backoff import Backoff
 from listener.config import Settings
 from listener.db import CONNECTION_ERRORS, PlannerDatabase
 from listener.log_shipper import LogShipper
+from listener.messages import Crashed, Ending, OutOfMemory, PlanRejected, Solved
 from listener.outcomes import (
     completion_payload,
     infeasible_error,
@@ -26,12 +29,23 @@ from listener.outcomes import (
     result_summary,
     timeout_error,
 )
+from listener.runs import RunWatch
 from listener.shutdown import Shutdown
 from listener.solver_process import ChildExit, SolverProcess
-from listener.supervisor import RunWatch, SolveSupervisor, StopReason
+from listener.supervisor import SolveReport, SolveSupervisor, StopReason, SupervisorSettings
 
 T = TypeVar("T")
 WRITE_RETRY_BUDGET_S = 30.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How the run ended for this worker. `state`: COMPLETED, INFEASIBLE, FAILED (written),
+    RELEASED (handed back to PENDING), ABANDONED (no longer ours, nothing written), or None
+    when not even the failure could be recorded. `solve_s`: claim to end of the solve."""
+
+    state: str | None
+    solve_s: float | None = None
 
 
 class RunPipeline:
@@ -44,174 +58,199 @@ class RunPipeline:
         self._shutdown = shutdown
         self._supervisor = SolveSupervisor(
             db,
-            worker_id=settings.worker_id,
-            heartbeat_s=settings.heartbeat_s,
-            cancel_grace_s=settings.cancel_grace_s,
-            shutdown=shutdown,
+            SupervisorSettings(
+                worker_id=settings.worker_id,
+                heartbeat_s=settings.heartbeat_s,
+                cancel_grace_s=settings.cancel_grace_s,
+            ),
+            shutdown,
         )
 
-    async def process(self, watch: RunWatch) -> None:
+    async def process(self, watch: RunWatch) -> RunOutcome:
         """Never raises: an unexpected error fails the run, not the worker."""
         try:
-            await self._process(watch)
+            return await self._process(watch)
         except Exception as exc:
             watch.log.exception("Internal error while processing the run")
-            await self._fail(watch, f"Internal error in the worker: {type(exc).__name__}: {exc}")
+            error = f"Internal error in the worker: {type(exc).__name__}: {exc}"
+            return RunOutcome(await self._fail(watch, error))
         finally:
             await self._shipper.flush()
 
-    async def _process(self, watch: RunWatch) -> None:
-        run, log = watch.run, watch.log
+    async def _process(self, watch: RunWatch) -> RunOutcome:
+        run = watch.run
         started = time.monotonic()
-        log.info("Claimed run (attempt {}, constraints {})", run.attempt, run.constraints)
+        watch.log.info("Claimed run (attempt {}, constraints {})", run.attempt, run.constraints)
         if self._shutdown.requested.is_set():
-            await self._release(watch)
-            return
+            return RunOutcome(await self._release(watch))
         try:
             doc = await self._retry(lambda: self._db.load_plan(run), "load the allocation round")
         except asyncpg.PostgresError as exc:
-            await self._fail(watch, f"Could not load the allocation round: {exc}")
-            return
+            return RunOutcome(
+                await self._fail(watch, f"Could not load the allocation round: {exc}")
+            )
         try:
             plan = await anyio.to_thread.run_sync(constraints.load_plan, doc)
         except constraints.PlanError as exc:
             problems = [str(problem) for problem in exc.problems]  # "field: value: message"
-            await self._fail(watch, plan_error_message(str(exc)), {"problems": problems})
-            return
+            error = plan_error_message(str(exc))
+            return RunOutcome(await self._fail(watch, error, {"problems": problems}))
         time_limit_s = _time_limit(plan)
-        child = SolverProcess(doc, self._settings.solve_memory_mb, name=f"solve-{run.id}")
+        report = await self._solve(watch, doc, time_limit_s)
+        solve_s = round(time.monotonic() - started, 3)
+        watch.bind(solve_s=solve_s, max_heartbeat_gap_s=round(watch.max_heartbeat_gap_s, 3))
+        return RunOutcome(await self._conclude(watch, plan, report, time_limit_s), solve_s)
+
+    async def _solve(
+        self, watch: RunWatch, doc: dict[str, Any], time_limit_s: float | None
+    ) -> SolveReport:
+        child = SolverProcess(doc, self._settings.solve_memory_mb, name=f"solve-{watch.run.id}")
         try:
             await child.start()
-            log.bind(child_pid=child.pid).info(
+            watch.log.bind(child_pid=child.pid).info(
                 "Solving in child process {} (time limit {}s)", child.pid, time_limit_s
             )
-            report = await self._supervisor.run(watch, child, time_limit_s)
+            return await self._supervisor.run(watch, child, time_limit_s)
         finally:
             child.close()
-        solve_s = round(time.monotonic() - started, 3)
-        watch.solve_s = solve_s
-        log = log.bind(solve_s=solve_s, max_heartbeat_gap_s=round(report.max_heartbeat_gap_s, 3))
-        watch.log = log
 
+    async def _conclude(
+        self, watch: RunWatch, plan: Plan, report: SolveReport, time_limit_s: float | None
+    ) -> str | None:
         if report.stop_reason is StopReason.NOT_OURS:
-            watch.outcome = "ABANDONED"
-            log.info("Solve stopped; nothing written")
-            return
+            watch.log.info("Solve stopped; nothing written")
+            return "ABANDONED"
         if report.stop_reason is StopReason.SHUTDOWN:
-            await self._release(watch)
-            return
-        await self._finish(watch, plan, report.message, time_limit_s)
+            return await self._release(watch)
+        return await self._record_ending(watch, plan, report.ending, time_limit_s)
 
-    async def _finish(self, watch: RunWatch, plan: Any, message: Any, time_limit_s: float | None):
-        log, memory_mb = watch.log, self._settings.solve_memory_mb
-        if isinstance(message, ChildExit):
-            cap = f"{memory_mb} MB" if memory_mb else "no cap"
-            await self._fail(
-                watch,
-                f"The solver process died ({message.describe()}), most likely out of memory "
-                f"(PLANNER_SOLVE_MEMORY_MB: {cap}). The worker is fine: make the round smaller "
-                "or raise the memory cap, then run again.",
-            )
-            return
-        kind, body = message
-        if kind == "error":
-            if body.get("kind") == "plan":
-                problems = {"problems": body.get("problems", [])}
-                await self._fail(watch, plan_error_message(body["message"]), problems)
-            elif body.get("kind") == "memory":
-                await self._fail(
+    async def _record_ending(
+        self, watch: RunWatch, plan: Plan, ending: Ending | ChildExit, time_limit_s: float | None
+    ) -> str | None:
+        match ending:
+            case Solved(result=result):
+                return await self._record_result(watch, plan, result, time_limit_s)
+            case ChildExit():
+                memory_mb = self._settings.solve_memory_mb
+                cap = f"{memory_mb} MB" if memory_mb else "no cap"
+                return await self._fail(
                     watch,
-                    f"The solve ran out of memory ({body['message']}): make the round smaller "
+                    f"The solver process died ({ending.describe()}), most likely out of memory "
+                    f"(PLANNER_SOLVE_MEMORY_MB: {cap}). The worker is fine: make the round "
+                    "smaller or raise the memory cap, then run again.",
+                )
+            case PlanRejected(message=message, problems=problems):
+                return await self._fail(watch, plan_error_message(message), {"problems": problems})
+            case OutOfMemory(message=message):
+                return await self._fail(
+                    watch,
+                    f"The solve ran out of memory ({message}): make the round smaller "
                     "or raise PLANNER_SOLVE_MEMORY_MB.",
                 )
-            else:
-                log.bind(child_traceback=body.get("traceback")).error(
-                    "Solver failed: {}", body.get("message")
-                )
-                await self._fail(watch, f"The solver failed: {body.get('message')}")
-            return
+            case Crashed(message=message, traceback=child_traceback):
+                watch.log.bind(child_traceback=child_traceback).error("Solver failed: {}", message)
+                return await self._fail(watch, f"The solver failed: {message}")
 
-        result: dict[str, Any] = body
+    async def _record_result(
+        self, watch: RunWatch, plan: Plan, result: dict[str, Any], time_limit_s: float | None
+    ) -> str | None:
         status = result.get("status")
-        log = log.bind(status=status, objective=result.get("objective"))
-        watch.log = log
+        watch.bind(status=status, objective=result.get("objective"))
         if status in ("OPTIMAL", "FEASIBLE"):
-            await self._complete(watch, plan, result)
-        elif status == "INFEASIBLE":
-            explanation = list(result.get("explanation") or [])
-            error = infeasible_error(explanation)
-            log.bind(explanation=explanation).warning("No feasible plan: {}", error)
-            await self._shipper.flush()
-            owned = await self._write(
-                watch, "finish_run", "INFEASIBLE", result_summary(result), error
-            )
-            if owned:
-                log.info("Run INFEASIBLE")
-        elif status == "TIMEOUT":
-            await self._fail(watch, timeout_error(time_limit_s), result_summary(result))
-        else:
-            log.error("The solver stopped with status {} although nobody cancelled it", status)
-            await self._fail(watch, f"The solver stopped unexpectedly (status {status}).")
+            return await self._complete(watch, plan, result)
+        if status == "INFEASIBLE":
+            return await self._infeasible(watch, result)
+        if status == "TIMEOUT":
+            return await self._fail(watch, timeout_error(time_limit_s), result_summary(result))
+        watch.log.error("The solver stopped with status {} although nobody cancelled it", status)
+        return await self._fail(watch, f"The solver stopped unexpectedly (status {status}).")
 
-    async def _complete(self, watch: RunWatch, plan: Any, result: dict[str, Any]) -> None:
+    async def _infeasible(self, watch: RunWatch, result: dict[str, Any]) -> str:
+        explanation = list(result.get("explanation") or [])
+        error = infeasible_error(explanation)
+        watch.log.bind(explanation=explanation).warning("No feasible plan: {}", error)
+        await self._shipper.flush()
+        state = await self._finish(watch, "INFEASIBLE", result_summary(result), error)
+        if state == "INFEASIBLE":
+            watch.log.info("Run INFEASIBLE")
+        return state
+
+    async def _complete(self, watch: RunWatch, plan: Plan, result: dict[str, Any]) -> str | None:
         lines = [constraints.SolutionLine.from_json(line) for line in result.get("lines") or []]
         report = await anyio.to_thread.run_sync(constraints.check, plan, lines)
         if report.violations:
             violations = list(report.violations)
-            await self._fail(
+            return await self._fail(
                 watch,
                 "The generated lines failed the independent check, so nothing was written:\n- "
                 + "\n- ".join(violations[:20]),
                 {"violations": violations},
             )
-            return
         summary = result_summary(result)
         watch.log.info("Solution checked ({} lines); writing", len(lines))
         await self._shipper.flush()
+        payload = completion_payload(lines)
+        run, worker_id = watch.run, self._settings.worker_id
         try:
-            owned = await self._write(watch, "complete_run", completion_payload(lines), summary)
+            state = await self._fenced(
+                watch,
+                "complete_run",
+                lambda: self._db.complete_run(run, worker_id, payload, summary),
+                "COMPLETED",
+            )
         except asyncpg.PostgresError as exc:
-            await self._fail(watch, f"The database refused the generated lines: {exc}")
-            return
-        if owned:
+            return await self._fail(watch, f"The database refused the generated lines: {exc}")
+        if state == "COMPLETED":
             watch.log.info("Run COMPLETED with {} lines", len(lines))
+        return state
 
-    async def _release(self, watch: RunWatch) -> None:
-        released = await self._retry(
-            lambda: self._db.release_run(watch.run, self._settings.worker_id), "release the run"
+    async def _finish(
+        self, watch: RunWatch, state: str, result: dict[str, Any] | None, error: str
+    ) -> str:
+        run, worker_id = watch.run, self._settings.worker_id
+        return await self._fenced(
+            watch,
+            "finish_run",
+            lambda: self._db.finish_run(run, worker_id, state, result, error),
+            state,
         )
-        watch.outcome = "RELEASED" if released else "ABANDONED"
+
+    async def _release(self, watch: RunWatch) -> str:
+        run, worker_id = watch.run, self._settings.worker_id
+        released = await self._retry(
+            lambda: self._db.release_run(run, worker_id), "release the run"
+        )
         watch.log.info(
             "Released the run to PENDING for another worker"
             if released
             else "Run was no longer ours at release; nothing written"
         )
+        return "RELEASED" if released else "ABANDONED"
 
-    async def _fail(self, watch: RunWatch, error: str, result: dict | None = None) -> None:
+    async def _fail(
+        self, watch: RunWatch, error: str, result: dict[str, Any] | None = None
+    ) -> str | None:
         watch.log.bind(details=result).error("Run FAILED: {}", error)
         await self._shipper.flush()
         try:
-            if await self._write(watch, "finish_run", "FAILED", result, error):
-                return
+            return await self._finish(watch, "FAILED", result, error)
         except Exception:
             watch.log.exception("Could not record the failure on the run row")
+            return None
 
-    async def _write(self, watch: RunWatch, method: str, *args: Any) -> bool:
-        """A fenced final write; False (logged) when the run is no longer ours."""
-        call = getattr(self._db, method)
-        owned = await self._retry(
-            lambda: call(watch.run, self._settings.worker_id, *args), method.replace("_", " ")
+    async def _fenced(
+        self, watch: RunWatch, function: str, write: Callable[[], Awaitable[bool]], state: str
+    ) -> str:
+        """A fenced final write through `planner.<function>`: `state` when written, ABANDONED
+        (logged) when the run is no longer ours."""
+        if await self._retry(write, function.replace("_", " ")):
+            return state
+        watch.log.warning(
+            "The database refused our {}: the run is no longer ours (cancelled, reaped or "
+            "re-claimed); nothing written",
+            function,
         )
-        if owned:
-            watch.outcome = "COMPLETED" if method == "complete_run" else str(args[0])
-        else:
-            watch.outcome = "ABANDONED"
-            watch.log.warning(
-                "The database refused our {}: the run is no longer ours (cancelled, reaped or "
-                "re-claimed); nothing written",
-                method,
-            )
-        return bool(owned)
+        return "ABANDONED"
 
     async def _retry(self, action: Callable[[], Awaitable[T]], what: str) -> T:
         """Retry through connection loss (a restart, a failover) for a bounded time."""
@@ -228,10 +267,6 @@ class RunPipeline:
                 await anyio.sleep(delay)
 
 
-def _time_limit(plan: Any) -> float | None:
-    params = getattr(plan, "params", None)
-    if isinstance(params, dict):
-        value = params.get("time_limit_s")
-    else:
-        value = getattr(params, "time_limit_s", None)
+def _time_limit(plan: Plan) -> float | None:
+    value = plan.params.time_limit_s
     return float(value) if value else None

@@ -1,8 +1,8 @@
 """The solve child process: plan document in, progress and one result out, over a pipe.
 
-Runs in a process started by the forkserver (never forked from the event loop). Messages
-to the parent are tuples: ("progress", dict), ("result", dict), ("error", dict). From the
-parent it accepts ("cancel",); a closed pipe means the parent is gone, so we exit too.
+Runs in a process started by the forkserver (never forked from the event loop). The
+messages both ways are the classes of `listener.messages`; a closed pipe means the parent is
+gone, so we exit too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import constraints
+from listener.messages import (
+    Cancel,
+    ChildMessage,
+    Crashed,
+    OutOfMemory,
+    PlanRejected,
+    Progress,
+    Solved,
+)
 
 PROGRESS_FIELDS = ("elapsed_s", "phase", "objective", "bound", "solutions", "percent")
 MIB = 1024 * 1024
@@ -25,8 +34,9 @@ MIB = 1024 * 1024
 def progress_to_json(progress: Any) -> dict[str, Any]:
     out = {field: getattr(progress, field, None) for field in PROGRESS_FIELDS}
     for key in ("elapsed_s", "objective", "bound", "percent"):
-        if isinstance(out[key], float):
-            out[key] = round(out[key], 3)
+        value = out[key]
+        if isinstance(value, float):
+            out[key] = round(value, 3)
     return out
 
 
@@ -42,21 +52,21 @@ def cap_memory(memory_mb: int) -> None:
 
 
 def _obey_parent(conn: Connection, token: Any) -> None:
-    """Set the cancel token on ("cancel",); exit at once when the parent disappears."""
+    """Set the cancel token on `Cancel`; exit at once when the parent disappears."""
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             token.cancel()
             os._exit(3)
-        if message and message[0] == "cancel":
+        if isinstance(message, Cancel):
             token.cancel()
 
 
 def child_main(conn: Connection, plan_doc: dict, memory_mb: int) -> None:
     send_lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: ChildMessage) -> None:
         with send_lock:
             try:
                 conn.send(message)
@@ -70,24 +80,13 @@ def child_main(conn: Connection, plan_doc: dict, memory_mb: int) -> None:
         plan = constraints.load_plan(plan_doc)
         result = constraints.solve(
             plan,
-            on_progress=lambda progress: send(("progress", progress_to_json(progress))),
+            on_progress=lambda progress: send(Progress(progress_to_json(progress))),
             cancel=token,
         )
-        send(("result", result.to_json()))
+        send(Solved(result.to_json()))
     except constraints.PlanError as exc:
-        problems = [str(problem) for problem in getattr(exc, "problems", [])]
-        send(("error", {"kind": "plan", "message": str(exc), "problems": problems}))
+        send(PlanRejected(str(exc), [str(problem) for problem in exc.problems]))
     except MemoryError:
-        message = f"the solve needed more than the {memory_mb} MB memory cap"
-        send(("error", {"kind": "memory", "message": message}))
+        send(OutOfMemory(f"the solve needed more than the {memory_mb} MB memory cap"))
     except BaseException as exc:
-        send(
-            (
-                "error",
-                {
-                    "kind": "crash",
-                    "message": f"{type(exc).__name__}: {exc}",
-                    "traceback": traceback.format_exc(),
-                },
-            )
-        )
+        send(Crashed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))

@@ -14,11 +14,11 @@ import signal
 import weakref
 from dataclasses import dataclass
 from functools import cache
-from multiprocessing.context import BaseContext
-from typing import Any
+from multiprocessing.context import ForkServerContext
 
 import anyio
 
+from listener.messages import Cancel, ChildMessage
 from listener.solve_child import child_main
 
 # Every live child, so a forced exit (second signal) can kill them synchronously.
@@ -26,7 +26,7 @@ LIVE_CHILDREN: weakref.WeakSet[SolverProcess] = weakref.WeakSet()
 
 
 @cache
-def solver_context() -> BaseContext:
+def solver_context() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["listener.solve_child"])
     return context
@@ -83,7 +83,7 @@ class SolverProcess:
     def running(self) -> bool:
         return self.process.pid is not None and self.process.exitcode is None
 
-    async def next_message(self) -> tuple[str, Any] | ChildExit:
+    async def next_message(self) -> ChildMessage | ChildExit:
         """The next message, or ChildExit once the pipe is closed."""
         try:
             await anyio.wait_readable(self._conn.fileno())
@@ -99,7 +99,7 @@ class SolverProcess:
 
     def cancel(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # already gone
-            self._conn.send(("cancel",))
+            self._conn.send(Cancel())
 
     def kill(self) -> None:
         if self.running:

@@ -12,14 +12,16 @@ A stopped child gets a cancel message, then SIGKILL after PLANNER_CANCEL_GRACE_S
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import anyio
+import anyio.abc
 
-from listener.db import DB_ERRORS, ClaimedRun, PlannerDatabase
+from listener.db import DB_ERRORS, PlannerDatabase
+from listener.messages import Ending, Progress
+from listener.runs import RunWatch
 from listener.shutdown import Shutdown
 from listener.solver_process import ChildExit, SolverProcess
 
@@ -31,41 +33,10 @@ class StopReason(Enum):
     SHUTDOWN = "shutdown"  # graceful shutdown ran out of grace
 
 
-@dataclass
-class RunWatch:
-    """Mutable state of one run in flight, shared with the notification handlers."""
-
-    run: ClaimedRun
-    log: Any  # loguru logger bound to the run
-    check_now: anyio.Event = field(default_factory=anyio.Event)
-    cancel_notified: bool = False
-    progress: dict[str, Any] | None = None
-    progress_dirty: bool = False
-    # Monotonic time of the last successful heartbeat (the claim counts as the first).
-    last_heartbeat: float = field(default_factory=time.monotonic)
-    # Metrics hook: called with each gap between successful heartbeats.
-    on_heartbeat_gap: Callable[[float], None] | None = None
-    # How the run ended for this worker (COMPLETED, INFEASIBLE, FAILED, RELEASED, ABANDONED)
-    # and how long claim-to-end-of-solve took; set by the pipeline, read for metrics.
-    outcome: str | None = None
-    solve_s: float | None = None
-
-    def request_check(self, *, cancelled: bool) -> None:
-        self.cancel_notified = self.cancel_notified or cancelled
-        self.check_now.set()
-
-    def heartbeat_ok(self, now: float, gap: float) -> None:
-        self.last_heartbeat = now
-        if self.on_heartbeat_gap is not None:
-            self.on_heartbeat_gap(gap)
-
-
-@dataclass
+@dataclass(frozen=True)
 class SolveReport:
-    message: tuple[str, Any] | ChildExit  # ("result", dict) | ("error", dict) | ChildExit
+    ending: Ending | ChildExit
     stop_reason: StopReason | None
-    last_heartbeat_gap_s: float = 0.0
-    max_heartbeat_gap_s: float = 0.0
 
 
 def with_percent_fallback(progress: dict[str, Any], time_limit_s: float | None) -> dict[str, Any]:
@@ -76,103 +47,125 @@ def with_percent_fallback(progress: dict[str, Any], time_limit_s: float | None) 
     return progress
 
 
+@dataclass(frozen=True)
+class SupervisorSettings:
+    worker_id: str
+    heartbeat_s: float
+    cancel_grace_s: float
+
+
 class SolveSupervisor:
+    def __init__(self, db: PlannerDatabase, settings: SupervisorSettings, shutdown: Shutdown):
+        self._db = db
+        self._settings = settings
+        self._shutdown = shutdown
+
+    async def run(
+        self, watch: RunWatch, child: SolverProcess, time_limit_s: float | None
+    ) -> SolveReport:
+        supervision = _Supervision(self._db, self._settings, self._shutdown, watch, child)
+        return await supervision.run(time_limit_s)
+
+
+class _Supervision:
+    """One solve's supervision: reads the child's messages while two tasks heartbeat and
+    wait for the shutdown grace; the first reason to stop wins."""
+
     def __init__(
         self,
         db: PlannerDatabase,
-        *,
-        worker_id: str,
-        heartbeat_s: float,
-        cancel_grace_s: float,
+        settings: SupervisorSettings,
         shutdown: Shutdown,
-    ):
+        watch: RunWatch,
+        child: SolverProcess,
+    ) -> None:
         self._db = db
-        self._worker_id = worker_id
-        self._heartbeat_s = heartbeat_s
-        self._cancel_grace_s = cancel_grace_s
+        self._settings = settings
         self._shutdown = shutdown
+        self._watch = watch
+        self._child = child
+        self._stop_reason: StopReason | None = None
 
-    async def run(self, watch: RunWatch, child: SolverProcess, time_limit_s: float | None):
-        stop: list[StopReason] = []
-        gaps = {"max": 0.0}
-
-        async def stop_child(reason: StopReason) -> None:
-            if stop:
-                return
-            stop.append(reason)
-            child.cancel()
-            # Only the main loop waits on the child's exit (one reader per fd); this task
-            # merely enforces the deadline and is cancelled once the child is gone.
-            await anyio.sleep(self._cancel_grace_s)
-            if child.running:
-                watch.log.warning(
-                    "Solver did not stop within {}s of the cancel message; killing it",
-                    self._cancel_grace_s,
-                )
-                child.kill()
-
-        async def keep_alive(tg: anyio.abc.TaskGroup) -> None:
-            last_beat = time.monotonic()
-            last_progress_write = 0.0
-            while True:
-                with anyio.move_on_after(min(PROGRESS_MIN_INTERVAL_S, self._heartbeat_s)):
-                    await watch.check_now.wait()
-                now = time.monotonic()
-                checking = watch.check_now.is_set()
-                heartbeat_due = now - last_beat >= self._heartbeat_s
-                progress_due = (
-                    watch.progress_dirty and now - last_progress_write >= PROGRESS_MIN_INTERVAL_S
-                )
-                if not (checking or heartbeat_due or progress_due):
-                    continue
-                watch.check_now = anyio.Event()
-                progress = watch.progress
-                if progress is not None:
-                    progress = with_percent_fallback(progress, time_limit_s)
-                    watch.progress_dirty = False
-                    last_progress_write = now
-                try:
-                    owned = await self._db.heartbeat(watch.run, self._worker_id, progress)
-                except DB_ERRORS as exc:
-                    watch.log.warning(
-                        "Heartbeat failed ({}: {}); will retry", type(exc).__name__, exc
-                    )
-                    continue
-                gaps["max"] = max(gaps["max"], now - last_beat)
-                watch.heartbeat_ok(now, now - last_beat)
-                last_beat = now
-                if not owned:
-                    why = (
-                        "it was cancelled"
-                        if watch.cancel_notified
-                        else "it was cancelled, reaped as stale or claimed by another worker"
-                    )
-                    watch.log.warning("Run is no longer ours ({}): stopping the solve", why)
-                    tg.start_soon(stop_child, StopReason.NOT_OURS)
-                    return
-
-        async def stop_after_grace(tg: anyio.abc.TaskGroup) -> None:
-            await self._shutdown.requested.wait()
-            remaining = self._shutdown.grace_remaining()
-            watch.log.info("Shutdown requested: giving the solve {:.1f}s to finish", remaining)
-            await anyio.sleep(remaining)
-            watch.log.warning("Shutdown grace period over: stopping the solve")
-            tg.start_soon(stop_child, StopReason.SHUTDOWN)
-
+    async def run(self, time_limit_s: float | None) -> SolveReport:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(keep_alive, tg)
-            tg.start_soon(stop_after_grace, tg)
-            while True:
-                message = await child.next_message()
-                if isinstance(message, ChildExit) or message[0] != "progress":
-                    break
-                watch.progress = message[1]
-                watch.progress_dirty = True
-            if stop:
+            tg.start_soon(self._keep_alive, tg, time_limit_s)
+            tg.start_soon(self._stop_after_grace, tg)
+            ending = await self._read_until_ending()
+            if self._stop_reason is not None:
                 # Wait for the stop (cancel, then kill) to finish before leaving.
-                with anyio.move_on_after(self._cancel_grace_s + 1):
-                    await child.wait_exit()
+                with anyio.move_on_after(self._settings.cancel_grace_s + 1):
+                    await self._child.wait_exit()
             tg.cancel_scope.cancel()
-        return SolveReport(
-            message=message, stop_reason=stop[0] if stop else None, max_heartbeat_gap_s=gaps["max"]
-        )
+        return SolveReport(ending=ending, stop_reason=self._stop_reason)
+
+    async def _read_until_ending(self) -> Ending | ChildExit:
+        while True:
+            message = await self._child.next_message()
+            if not isinstance(message, Progress):
+                return message
+            self._watch.report_progress(message.fields)
+
+    def _stop(self, tg: anyio.abc.TaskGroup, reason: StopReason) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            tg.start_soon(self._cancel_then_kill)
+
+    async def _cancel_then_kill(self) -> None:
+        child, grace = self._child, self._settings.cancel_grace_s
+        child.cancel()
+        # Only the reading loop waits on the child's exit (one reader per fd); this task
+        # merely enforces the deadline and is cancelled once the child is gone.
+        await anyio.sleep(grace)
+        if child.running:
+            self._watch.log.warning(
+                "Solver did not stop within {}s of the cancel message; killing it", grace
+            )
+            child.kill()
+
+    async def _keep_alive(self, tg: anyio.abc.TaskGroup, time_limit_s: float | None) -> None:
+        watch, heartbeat_s = self._watch, self._settings.heartbeat_s
+        last_progress_write = 0.0
+        while True:
+            with anyio.move_on_after(min(PROGRESS_MIN_INTERVAL_S, heartbeat_s)):
+                await watch.check_now.wait()
+            now = time.monotonic()
+            progress_due = (
+                watch.progress_dirty and now - last_progress_write >= PROGRESS_MIN_INTERVAL_S
+            )
+            heartbeat_due = now - watch.last_heartbeat >= heartbeat_s
+            if not (watch.take_check_request() or heartbeat_due or progress_due):
+                continue
+            progress = watch.take_progress()
+            if progress is not None:
+                progress = with_percent_fallback(progress, time_limit_s)
+                last_progress_write = now
+            owned = await self._heartbeat(progress, now)
+            if owned is False:
+                self._stop(tg, StopReason.NOT_OURS)
+                return
+
+    async def _heartbeat(self, progress: dict[str, Any] | None, now: float) -> bool | None:
+        """True/False: the database's answer (is the run still ours?); None: no answer."""
+        watch = self._watch
+        try:
+            owned = await self._db.heartbeat(watch.run, self._settings.worker_id, progress)
+        except DB_ERRORS as exc:
+            watch.log.warning("Heartbeat failed ({}: {}); will retry", type(exc).__name__, exc)
+            return None
+        watch.heartbeat_ok(now)
+        if not owned:
+            why = (
+                "it was cancelled"
+                if watch.cancel_notified
+                else "it was cancelled, reaped as stale or claimed by another worker"
+            )
+            watch.log.warning("Run is no longer ours ({}): stopping the solve", why)
+        return owned
+
+    async def _stop_after_grace(self, tg: anyio.abc.TaskGroup) -> None:
+        await self._shutdown.requested.wait()
+        remaining = self._shutdown.grace_remaining()
+        self._watch.log.info("Shutdown requested: giving the solve {:.1f}s to finish", remaining)
+        await anyio.sleep(remaining)
+        self._watch.log.warning("Shutdown grace period over: stopping the solve")
+        self._stop(tg, StopReason.SHUTDOWN)

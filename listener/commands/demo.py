@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from listener.plan_table import lines_table
-from listener.sql import query
+from listener.sql import psycopg_query
 
 FINAL_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "CANCELLED")
 POLL_S = 0.2  # the demo polls the row like a UI would
@@ -107,23 +107,18 @@ def _generate(url: str, args: argparse.Namespace, worker: subprocess.Popen, log:
     constraints = [c.strip() for c in args.constraints.split(",") if c.strip()]
     params = {"time_limit_s": args.time_limit, "seed": 0}
     with psycopg.connect(url, autocommit=True) as conn:
-        found = conn.execute(query("demo_find_round")).fetchone()
+        found = conn.execute(*psycopg_query("demo/find_round")).fetchone()
         if found is None:
             console.print("[red]No allocation round in this database: run the seed first[/red]")
             return 1
         round_id, org_id, round_name = found
-        keys = {"allocation_run_id": round_id}
-        for (stale,) in conn.execute(query("demo_cancel_active"), keys).fetchall():
+        for (stale,) in conn.execute(*psycopg_query("demo/cancel_active", round_id)).fetchall():
             console.print(f"Cancelled a leftover active run {stale}")
-        (run_id,) = conn.execute(
-            query("demo_insert_run"),
-            {
-                **keys,
-                "organization_id": org_id,
-                "constraints": constraints,
-                "params": Jsonb(params),
-            },
+        inserted = conn.execute(
+            *psycopg_query("demo/insert_run", org_id, round_id, constraints, Jsonb(params))
         ).fetchone()
+        assert inserted is not None  # INSERT ... RETURNING gives one row
+        (run_id,) = inserted
         console.print(
             f"[green]✓[/green] Run {run_id} inserted for [bold]{round_name}[/bold] "
             f"with {constraints} (what the UI's Generate button does)"
@@ -155,9 +150,10 @@ def _follow(conn, run_id, timeout_s: float, worker: subprocess.Popen):
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("PENDING", total=100, detail="")
         while time.monotonic() < deadline and worker.poll() is None:
-            state, progress, result, error, _worker_id = conn.execute(
-                query("demo_run_status"), {"run_id": run_id}
-            ).fetchone()
+            row = conn.execute(*psycopg_query("demo/run_status", run_id)).fetchone()
+            if row is None:
+                break  # the run row was deleted under us
+            state, progress, result, error, _worker_id = row
             progress = progress or {}
             detail = ""
             if progress:
@@ -174,12 +170,12 @@ def _follow(conn, run_id, timeout_s: float, worker: subprocess.Popen):
 
 
 def _print_lines(conn, round_id, round_name: str, result: dict | None) -> None:
-    keys = {"allocation_run_id": round_id}
-    terms = [(ordinal, name) for ordinal, name, _ in conn.execute(query("demo_terms"), keys)]
+    rows = conn.execute(*psycopg_query("demo/terms", round_id))
+    terms = [(ordinal, name) for ordinal, name, _ in rows]
     lines: dict[str, dict[int, str]] = {}
     locked: dict[str, set[int]] = {}
     for label, line_locked, _source, term, unit, rotation_locked in conn.execute(
-        query("demo_lines"), keys
+        *psycopg_query("demo/lines", round_id)
     ):
         lines.setdefault(label, {})[term] = unit
         if line_locked or rotation_locked:

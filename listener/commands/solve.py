@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     return _exit_code(plan, result, errors)
 
 
-def _read_document(path: Path, errors: Console) -> object | None:
+def _read_document(path: Path, errors: Console) -> Any:
+    """The parsed JSON (any value: the loader reports what is wrong), or None (reported)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

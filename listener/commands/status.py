@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from listener.config import redact_url
-from listener.sql import query
+from listener.sql import psycopg_query
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def fetch_status(url: str, *, failures: int = 10, timeout_s: float = 10.0) -> di
         url, autocommit=True, connect_timeout=max(1, int(timeout_s)),
         application_name="receptor-planner status",
     ) as conn:  # fmt: skip
-        row = conn.execute(query("status"), {"failures": failures}).fetchone()
+        row = conn.execute(*psycopg_query("status", failures)).fetchone()
     return row[0] if row else {}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 RUNS_CHANNEL = "planner_runs"
 CANCELLATIONS_CHANNEL = "planner_cancellations"
@@ -28,6 +28,15 @@ class WakeupSource(Protocol):
     async def run(self, events: WakeupEvents) -> None:
         """Deliver events until cancelled. Returning means the source gave up for good;
         the worker then keeps working by polling alone."""
+
+
+@runtime_checkable
+class ReportsConnection(Protocol):
+    """A source with a connection worth a gauge (`planner_realtime_connected`)."""
+
+    def is_connected(self) -> bool:
+        """True while subscribed and answering heartbeats."""
+        ...
 
 
 def parse_run_payload(payload: str | None) -> tuple[str | None, str | None]:

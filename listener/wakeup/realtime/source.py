@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from listener.config import realtime_credentials
 from listener.wakeup.realtime.supervisor import RealtimeWakeup
 
 if TYPE_CHECKING:
@@ -30,8 +31,11 @@ class RealtimeWakeupSource:
         cls, environ: Mapping[str, str] | None = None, **kwargs: Any
     ) -> RealtimeWakeupSource:
         """From SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (ValueError naming what is missing)."""
-        probe = RealtimeWakeup.from_env(_ignore, environ)
-        return cls(probe._source_url, probe._api_key, **kwargs)
+        url, key = realtime_credentials(environ)
+        return cls(url, key, **kwargs)
+
+    def is_connected(self) -> bool:
+        return self.wakeup.status.connected
 
     async def run(self, events: WakeupEvents) -> None:
         self._events = events
@@ -50,7 +54,3 @@ class RealtimeWakeupSource:
             None if org_id is None else str(org_id),
             self.name,
         )
-
-
-async def _ignore(_hint: dict[str, Any]) -> None:
-    return None

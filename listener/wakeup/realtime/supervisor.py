@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +19,8 @@ from typing import Any
 
 from loguru import logger
 
+from listener.backoff import Backoff
+from listener.config import realtime_credentials
 from listener.wakeup.realtime.connection import (
     DEFAULT_TOPIC,
     SCHEMA,
@@ -31,8 +31,6 @@ from listener.wakeup.realtime.connection import (
     realtime_base_url,
     realtime_websocket_url,
 )
-
-OnWakeup = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -92,7 +90,6 @@ class RealtimeWakeup:
             raise ValueError("the Realtime wake-up needs the service role key (api_key is empty)")
         if heartbeat_s <= 0 or reconnect_max_s <= 0 or reconnect_min_s <= 0:
             raise ValueError("heartbeat_s, reconnect_min_s and reconnect_max_s must be positive")
-        self._source_url = url
         self._base_url = realtime_base_url(url)
         self._api_key = api_key
         self._on_wakeup = on_wakeup
@@ -100,6 +97,7 @@ class RealtimeWakeup:
         self.heartbeat_timeout_s = float(heartbeat_timeout_s or heartbeat_s)
         self.reconnect_min_s = float(min(reconnect_min_s, reconnect_max_s))
         self.reconnect_max_s = float(reconnect_max_s)
+        self._reconnect = Backoff(initial_s=self.reconnect_min_s, max_s=self.reconnect_max_s)
         self.connect_timeout_s = float(connect_timeout_s)
         self.topic = topic
         self.status = RealtimeStatus()
@@ -118,17 +116,8 @@ class RealtimeWakeup:
         environ: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> RealtimeWakeup:
-        """Build from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY."""
-        env = os.environ if environ is None else environ
-        url = env.get("SUPABASE_URL", "").strip()
-        key = env.get("SUPABASE_SERVICE_ROLE_KEY", "").strip()
-        missing = [
-            name
-            for name, value in (("SUPABASE_URL", url), ("SUPABASE_SERVICE_ROLE_KEY", key))
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"PLANNER_WAKEUP=realtime needs {' and '.join(missing)}")
+        """Build from SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, parsed by `listener.config`."""
+        url, key = realtime_credentials(environ)
         return cls(url, key, on_wakeup, **kwargs)
 
     # ---- public surface --------------------------------------------------------------------
@@ -181,74 +170,72 @@ class RealtimeWakeup:
                 await session.teardown(graceful=False)
                 failures += 1
                 failed_in_row += 1
-                error = describe_error(exc)
-                self._set(failed_attempts=self.status.failed_attempts + 1, last_error=error)
-                self._record("attempt_failed", error)
-                delay = self._backoff(failures)
-                log = self._log.bind(attempt=failed_in_row, retry_in_s=round(delay, 2), error=error)
-                message = (
-                    f"Realtime wake-up: connect/subscribe attempt {failed_in_row} failed: {error}; "
-                    f"retrying in {delay:.2f}s"
-                )
-                if failed_in_row == 1 or failed_in_row % 10 == 0:
-                    log.warning(message)
-                else:
-                    log.debug(message)
-                await asyncio.sleep(delay)
+                await self._attempt_failed(describe_error(exc), failures, failed_in_row)
                 continue
-
-            # Subscribed.
-            now = time.monotonic()
-            self._set(
-                connected=True,
-                connected_since=time.time(),
-                subscriptions=self.status.subscriptions + 1,
-                last_error=None,
-            )
-            if lost_at is not None:
-                downtime = now - lost_at
-                self._set(recoveries=self.status.recoveries + 1)
-                self._record("recovered", f"after {downtime:.1f}s")
-                self._log.bind(
-                    downtime_s=round(downtime, 3),
-                    attempts=failed_in_row + 1,
-                    recoveries=self.status.recoveries,
-                ).info(
-                    f"Realtime wake-up recovered: resubscribed to {SCHEMA}.{TABLE} INSERTs "
-                    f"after {downtime:.1f}s ({failed_in_row + 1} attempt(s))"
-                )
-            else:
-                self._record("subscribed", self.websocket_url)
-                self._log.bind(url=self.websocket_url).info(
-                    f"Realtime wake-up subscribed to {SCHEMA}.{TABLE} INSERTs"
-                )
-            lost_at = None
-            failed_in_row = 0
-            self._enqueue({"source": "realtime", "reason": "resubscribed"})
-
+            self._subscribed(lost_at, failed_in_row)
+            lost_at, failed_in_row = None, 0
             reason = await session.watch()
-
-            # Lost.
-            self._session = None
-            session.retired = True
             lost_at = time.monotonic()
-            self._set(
-                connected=False,
-                connected_since=None,
-                losses=self.status.losses + 1,
-                last_loss_reason=reason,
-            )
-            self._record("lost", reason)
             # A session that answered heartbeats was healthy: start the backoff afresh.
-            failures = 0 if session.heartbeats_ok > 0 else failures
-            failures += 1
-            delay = self._backoff(failures)
-            log = self._log.bind(
-                reason=reason, losses=self.status.losses, retry_in_s=round(delay, 2)
+            failures = (0 if session.heartbeats_ok > 0 else failures) + 1
+            await self._lost(session, reason, failures)
+
+    async def _attempt_failed(self, error: str, failures: int, failed_in_row: int) -> None:
+        self._set(failed_attempts=self.status.failed_attempts + 1, last_error=error)
+        self._record("attempt_failed", error)
+        delay = self._backoff(failures)
+        log = self._log.bind(attempt=failed_in_row, retry_in_s=round(delay, 2), error=error)
+        message = (
+            f"Realtime wake-up: connect/subscribe attempt {failed_in_row} failed: {error}; "
+            f"retrying in {delay:.2f}s"
+        )
+        if failed_in_row == 1 or failed_in_row % 10 == 0:
+            log.warning(message)
+        else:
+            log.debug(message)
+        await asyncio.sleep(delay)
+
+    def _subscribed(self, lost_at: float | None, failed_in_row: int) -> None:
+        self._set(
+            connected=True,
+            connected_since=time.time(),
+            subscriptions=self.status.subscriptions + 1,
+            last_error=None,
+        )
+        if lost_at is not None:
+            downtime = time.monotonic() - lost_at
+            self._set(recoveries=self.status.recoveries + 1)
+            self._record("recovered", f"after {downtime:.1f}s")
+            self._log.bind(
+                downtime_s=round(downtime, 3),
+                attempts=failed_in_row + 1,
+                recoveries=self.status.recoveries,
+            ).info(
+                f"Realtime wake-up recovered: resubscribed to {SCHEMA}.{TABLE} INSERTs "
+                f"after {downtime:.1f}s ({failed_in_row + 1} attempt(s))"
             )
-            log.warning(f"Realtime wake-up lost: {reason}; rebuilding the client in {delay:.2f}s")
-            await session.teardown(graceful=False)
-            await asyncio.sleep(delay)
+        else:
+            self._record("subscribed", self.websocket_url)
+            self._log.bind(url=self.websocket_url).info(
+                f"Realtime wake-up subscribed to {SCHEMA}.{TABLE} INSERTs"
+            )
+        self._enqueue({"source": "realtime", "reason": "resubscribed"})
+
+    async def _lost(self, session: Session, reason: str, failures: int) -> None:
+        self._session = None
+        session.retired = True
+        self._set(
+            connected=False,
+            connected_since=None,
+            losses=self.status.losses + 1,
+            last_loss_reason=reason,
+        )
+        self._record("lost", reason)
+        delay = self._backoff(failures)
+        log = self._log.bind(reason=reason, losses=self.status.losses, retry_in_s=round(delay, 2))
+        log.warning(f"Realtime wake-up lost: {reason}; rebuilding the client in {delay:.2f}s")
+        await session.teardown(graceful=False)
+        await asyncio.sleep(delay)
 
     def _new_session(self) -> Session:
         settings = SessionSettings(
@@ -309,9 +296,9 @@ class RealtimeWakeup:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _backoff(self, failures: int) -> float:
-        """Exponential backoff with jitter: in [cap/2, cap], cap = min * 2^(n-1) <= max."""
-        cap = min(self.reconnect_max_s, self.reconnect_min_s * 2 ** min(failures - 1, 30))
-        return random.uniform(cap / 2, cap)
+        """The wait after `failures` failures in a row: in [cap/2, cap], cap = min * 2^(n-1),
+        at most reconnect_max_s."""
+        return self._reconnect.delay(failures - 1)
 
     def _changed_event(self) -> asyncio.Event:
         if self._changed is None:

@@ -1,4 +1,4 @@
 -- The run row as the UI polls it.
 SELECT state, progress, result, error, worker_id
 FROM public.allocation_planner_runs
-WHERE id = %(run_id)s
+WHERE id = $1

@@ -3,5 +3,5 @@ SELECT j.label, j.locked, j.source, r.term_ordinal, u.code AS unit, r.locked AS 
 FROM public.job_lines AS j
 JOIN public.rotations AS r ON r.job_line_id = j.id
 JOIN public.units AS u ON u.id = r.unit_id
-WHERE j.allocation_run_id = %(allocation_run_id)s
+WHERE j.allocation_run_id = $1
 ORDER BY j.label, r.term_ordinal
