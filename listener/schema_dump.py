@@ -40,7 +40,7 @@ def normalise(dump: str) -> str:
 
 def current_schema() -> str:
     with throwaway_postgres() as pg:
-        apply_migrations(pg.dsn, seed=False, shim=True)
+        apply_migrations(pg.dsn, seed=False)
         command = [pg_dump_path(), "--schema-only", "--no-owner"]
         command += [f"--schema={schema}" for schema in SCHEMAS]
         dump = subprocess.run(
