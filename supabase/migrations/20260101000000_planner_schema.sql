@@ -264,6 +264,8 @@ create table public.rotations (
         references public.plan_terms (organization_id, allocation_run_id, ordinal) on delete cascade
 );
 create index rotations_unit_idx on public.rotations (unit_id, term_ordinal);
+-- a line's rotations (the plan document, snapshots, completion checks look them up by line)
+create index rotations_line_idx on public.rotations (job_line_id, term_ordinal);
 create index rotations_round_idx on public.rotations (allocation_run_id);
 
 create table public.planner_execution_logs (

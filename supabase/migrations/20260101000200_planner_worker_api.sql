@@ -177,11 +177,14 @@ $$;
 -- planner.plan_document the service role's.
 create function planner.plan_document_of(run public.allocation_planner_runs)
 returns jsonb
-language sql stable set search_path = pg_catalog, pg_temp as $$
+language plpgsql stable set search_path = pg_catalog, pg_temp as $$
+declare
+    doc pg_catalog.jsonb;
+begin
     with lines as (
         select j.id, j.label, j.locked,
                exists (select 1 from public.rotations x
-                       where x.organization_id = j.organization_id and x.job_line_id = j.id and x.locked) as partial
+                       where x.job_line_id = j.id and x.locked) as partial
         from public.job_lines j
         where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
     ), line_docs as (
@@ -189,8 +192,7 @@ language sql stable set search_path = pg_catalog, pg_temp as $$
                pg_catalog.jsonb_build_object('label', l.label, 'rotations', coalesce((
                    select pg_catalog.jsonb_object_agg(ro.term_ordinal::pg_catalog.text, u.code order by ro.term_ordinal)
                    from public.rotations ro join public.units u on u.id = ro.unit_id
-                   where ro.organization_id = run.organization_id and ro.job_line_id = l.id
-                     and (l.locked or ro.locked or not l.partial)
+                   where ro.job_line_id = l.id and (l.locked or ro.locked or not l.partial)
                ), '{}'::pg_catalog.jsonb)) as doc
         from lines l
     )
@@ -220,10 +222,11 @@ language sql stable set search_path = pg_catalog, pg_temp as $$
         'current_lines', coalesce((select pg_catalog.jsonb_agg(ld.doc order by ld.label) from line_docs ld where not ld.in_locked), '[]'::pg_catalog.jsonb),
         'constraints', pg_catalog.to_jsonb(run.constraints),
         'params', run.params
-    )
+    ) into doc
     from public.allocation_runs a
     where a.id = run.allocation_run_id and a.organization_id = run.organization_id;
-$$;
+    return doc;
+end $$;
 
 -- The worker's read: only the plan of a run it holds (GENERATING, its worker id and attempt).
 -- One refusal for "no such run" and "not yours".
@@ -280,7 +283,7 @@ begin
                                                                              'unit_id', ro.unit_id, 'locked', ro.locked)
                                                order by ro.term_ordinal)
                    from public.rotations ro join public.units u on u.id = ro.unit_id
-                   where ro.organization_id = j.organization_id and ro.job_line_id = j.id), '[]'::pg_catalog.jsonb)
+                   where ro.job_line_id = j.id), '[]'::pg_catalog.jsonb)
            ) order by j.label), '[]'::pg_catalog.jsonb)
     from public.job_lines j
     where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
@@ -401,12 +404,12 @@ begin
       and j.locked and exists (select 1 from payload p where p.label = j.label)
       and exists (
           (select ro.term_ordinal, u.code from public.rotations ro join public.units u on u.id = ro.unit_id
-            where ro.organization_id = run.organization_id and ro.job_line_id = j.id
+            where ro.job_line_id = j.id
            except select p.term, p.unit from payload p where p.label = j.label)
           union all
           (select p.term, p.unit from payload p where p.label = j.label
            except select ro.term_ordinal, u.code from public.rotations ro join public.units u on u.id = ro.unit_id
-            where ro.organization_id = run.organization_id and ro.job_line_id = j.id));
+            where ro.job_line_id = j.id));
     if problem is not null then
         raise exception 'complete_run: locked line(s) % must be repeated exactly or left out', problem
             using errcode = 'invalid_parameter_value';
@@ -415,7 +418,7 @@ begin
     with payload as (select * from planner.payload_rotations(complete_run.lines))
     select pg_catalog.string_agg(pg_catalog.format('%s term %s (%s)', j.label, ro.term_ordinal, u.code), ', ') into problem
     from public.job_lines j
-    join public.rotations ro on ro.organization_id = j.organization_id and ro.job_line_id = j.id and ro.locked
+    join public.rotations ro on ro.job_line_id = j.id and ro.locked
     join public.units u on u.id = ro.unit_id
     where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
       and not j.locked
