@@ -5,7 +5,6 @@ limits equal the engine's, and that the migrations apply as a non-superuser owne
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -14,7 +13,7 @@ import pytest
 from constraints.limits import LIMITS
 from constraints.loading.params import MAX_SEED, PARAM_KEYS
 from constraints.rules import known_rule_sets
-from listener.migrations import apply_migrations, migration_files, shim_file
+from listener.migrations import migration_files
 
 pytestmark = [pytest.mark.db, pytest.mark.security]
 
@@ -199,34 +198,22 @@ def test_request_limits_equal_the_engines(world):
 
 
 def test_migrations_apply_as_a_non_superuser_database_owner(pg_cluster):
-    """As on Supabase, where `postgres` owns the database but is not a superuser: the shim
-    (Supabase's own part) as superuser, then every migration as a NOSUPERUSER CREATEROLE
-    owner. pg_cron lives in the cluster's main database only, so here it warns and skips."""
-    database = f"mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_cluster.dsn, autocommit=True) as su:
-        if not su.execute("select 1 from pg_roles where rolname = 'mig_owner'").fetchone():
-            su.execute("create role mig_owner login nosuperuser createrole password 'mig'")
-        su.execute(f"create database {database} owner mig_owner")
-    try:
-        superuser_dsn = pg_cluster.dsn_for("postgres", dbname=database)
-        with psycopg.connect(superuser_dsn, autocommit=True) as su:
-            su.execute(shim_file().read_text().encode())
-            # what Supabase gives its `postgres` role on these pieces
-            su.execute(
-                "grant usage on schema auth to mig_owner; "
-                "grant references, select on auth.users to mig_owner; "
-                "alter publication supabase_realtime owner to mig_owner"
-            )
-        applied = apply_migrations(pg_cluster.dsn_for("mig_owner", "mig", database), seed=False)
-        assert len(applied) == len(migration_files())
-        with psycopg.connect(superuser_dsn, autocommit=True) as su:
-            assert not su.execute(
-                "select has_database_privilege('planner_worker', current_database(), 'TEMPORARY')"
-            ).fetchone()[0]
-            owner = su.execute(
-                "select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'planner'"
-            ).fetchone()[0]
-            assert owner == "mig_owner"
-    finally:
-        with psycopg.connect(pg_cluster.dsn, autocommit=True) as su:
-            su.execute(f"drop database if exists {database} with (force)")
+    """As on Supabase: the cluster's `postgres` is not a superuser, applied every migration
+    (the session fixture does, like `supabase db push`) and owns what they made, and the
+    worker login may not create temporary objects."""
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        role = conn.execute(
+            "select current_user, rolsuper from pg_roles where rolname = current_user"
+        ).fetchone()
+        assert role == ("postgres", False)
+        owner = conn.execute(
+            "select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'planner'"
+        ).fetchone()[0]
+        assert owner == "postgres"
+        applied = conn.execute(
+            "select count(*) from supabase_migrations.schema_migrations"
+        ).fetchone()[0]
+        assert applied == len(migration_files())
+        assert not conn.execute(
+            "select has_database_privilege('planner_worker', current_database(), 'TEMPORARY')"
+        ).fetchone()[0]
