@@ -25,6 +25,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # "cannot switch to state N; another operation is in progress" and other protocol
+    # errors: the connection's state machine is broken (a race with the server closing it),
+    # the database is fine. Such a connection is discarded (PlannerDatabase._call).
+    asyncpg.InternalClientError,
 )
 # Connection trouble or an error raised by the database.
 DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
@@ -116,17 +120,25 @@ class PlannerDatabase:
         fresh one), and the release itself is bounded.
         """
         timeout = timeout or self._timeout
-        conn = await self._pool.acquire(timeout=timeout)
-        try:
-            return await getattr(conn, method)(sql, *args, timeout=timeout)
-        except (TimeoutError, anyio.get_cancelled_exc_class()):
-            conn.terminate()
-            raise
-        finally:
+        for retries_left in (1, 0):
+            conn = await self._pool.acquire(timeout=timeout)
             try:
-                await self._pool.release(conn, timeout=timeout)
-            except Exception:  # the pool has terminated it; the answer above still counts
+                return await getattr(conn, method)(sql, *args, timeout=timeout)
+            except (TimeoutError, anyio.get_cancelled_exc_class()):
                 conn.terminate()
+                raise
+            except asyncpg.InternalClientError:
+                # A protocol error: the query never got under way on this broken connection.
+                # Discard it and try once more on a fresh one.
+                conn.terminate()
+                if not retries_left:
+                    raise
+            finally:
+                try:
+                    await self._pool.release(conn, timeout=timeout)
+                except Exception:  # the pool has terminated it; the answer above still counts
+                    conn.terminate()
+        raise AssertionError("unreachable")
 
     async def _fetchval(self, name: str, *args: Any, timeout: float | None = None) -> Any:
         return await self._call("fetchval", query(name), *args, timeout=timeout)

@@ -12,12 +12,11 @@ from typing import Any, TypeVar
 
 import anyio
 import asyncpg
-from loguru import logger
 
 import constraints
 from listener.backoff import Backoff
 from listener.config import Settings
-from listener.db import CONNECTION_ERRORS, PlannerDatabase
+from listener.db import PlannerDatabase
 from listener.log_shipper import LogShipper
 from listener.outcomes import (
     completion_payload,
@@ -29,9 +28,14 @@ from listener.outcomes import (
 from listener.shutdown import Shutdown
 from listener.solver_process import ChildExit, SolverProcess
 from listener.supervisor import RunWatch, SolveSupervisor, StopReason
+from listener.transient import is_transient
 
 T = TypeVar("T")
-WRITE_RETRY_BUDGET_S = 30.0
+RETRY_MAX_DELAY_S = 5.0
+
+
+class RunNotOurs(Exception):
+    """A heartbeat between retries was refused: the run was cancelled, reaped or re-claimed."""
 
 
 class RunPipeline:
@@ -68,7 +72,13 @@ class RunPipeline:
             await self._release(watch)
             return
         try:
-            doc = await self._retry(lambda: self._db.load_plan(run), "load the allocation round")
+            doc = await self._retry(
+                lambda: self._db.load_plan(run), "load the allocation round", watch
+            )
+        except RunNotOurs:
+            watch.outcome = "ABANDONED"
+            log.info("Run was no longer ours before it was loaded; nothing written")
+            return
         except asyncpg.PostgresError as exc:
             await self._fail(watch, f"Could not load the allocation round: {exc}")
             return
@@ -177,9 +187,14 @@ class RunPipeline:
             watch.log.info("Run COMPLETED with {} lines", len(lines))
 
     async def _release(self, watch: RunWatch) -> None:
-        released = await self._retry(
-            lambda: self._db.release_run(watch.run, self._settings.worker_id), "release the run"
-        )
+        try:
+            released = await self._retry(
+                lambda: self._db.release_run(watch.run, self._settings.worker_id),
+                "release the run",
+                watch,
+            )
+        except RunNotOurs:
+            released = False
         watch.outcome = "RELEASED" if released else "ABANDONED"
         watch.log.info(
             "Released the run to PENDING for another worker"
@@ -199,9 +214,14 @@ class RunPipeline:
     async def _write(self, watch: RunWatch, method: str, *args: Any) -> bool:
         """A fenced final write; False (logged) when the run is no longer ours."""
         call = getattr(self._db, method)
-        owned = await self._retry(
-            lambda: call(watch.run, self._settings.worker_id, *args), method.replace("_", " ")
-        )
+        try:
+            owned = await self._retry(
+                lambda: call(watch.run, self._settings.worker_id, *args),
+                method.replace("_", " "),
+                watch,
+            )
+        except RunNotOurs:
+            owned = False
         if owned:
             watch.outcome = "COMPLETED" if method == "complete_run" else str(args[0])
         else:
@@ -213,19 +233,43 @@ class RunPipeline:
             )
         return bool(owned)
 
-    async def _retry(self, action: Callable[[], Awaitable[T]], what: str) -> T:
-        """Retry through connection loss (a restart, a failover) for a bounded time."""
-        backoff = Backoff(initial_s=0.25, max_s=5.0)
-        deadline = time.monotonic() + WRITE_RETRY_BUDGET_S
+    async def _retry(self, action: Callable[[], Awaitable[T]], what: str, watch: RunWatch) -> T:
+        """Retry through transient faults (`listener.transient`) for as long as the run can
+        still be ours: there is no time budget, a finished plan is held until it is written.
+        Between attempts a heartbeat keeps the run fresh (so the reaper leaves it alone once
+        the database is back) and proves ownership: a refused heartbeat raises RunNotOurs.
+        Any other error is the database's answer and is raised at once."""
+        backoff = Backoff(initial_s=0.25, max_s=RETRY_MAX_DELAY_S)
         while True:
             try:
                 return await action()
-            except CONNECTION_ERRORS as exc:
-                if time.monotonic() > deadline:
+            except Exception as exc:
+                if not is_transient(exc):
                     raise
                 delay = backoff.next_delay()
-                logger.warning("Could not {} ({}); retrying in {:.1f}s", what, exc, delay)
-                await anyio.sleep(delay)
+                watch.log.warning(
+                    "Could not {} ({}: {}); holding the run and retrying in {:.1f}s",
+                    what,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            await anyio.sleep(delay)
+            if await self._heartbeat_refused(watch):
+                raise RunNotOurs(what)
+
+    async def _heartbeat_refused(self, watch: RunWatch) -> bool:
+        """True only when the database answered that the run is not ours; an unreachable
+        database proves nothing (the next retry will tell)."""
+        try:
+            owned = await self._db.heartbeat(watch.run, self._settings.worker_id, None)
+        except Exception as exc:
+            if is_transient(exc):
+                return False
+            raise
+        now = time.monotonic()
+        watch.heartbeat_ok(now, now - watch.last_heartbeat)
+        return not owned
 
 
 def _time_limit(plan: Any) -> float | None:
