@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 
@@ -67,6 +68,9 @@ class Worker:
         # Wakes the registry loop early (a run started or ended, shutdown began).
         self._registry_dirty = anyio.Event()
         self._db_ok: bool | None = None  # last registry call succeeded (tick file, info only)
+        # The push wake-up source is connected; False = this worker runs on polling alone.
+        self._wakeup_live = False
+        self._wakeup_connected: Callable[[], bool] | None = None  # a source's own status
 
     # -- WakeupEvents -------------------------------------------------------------------
 
@@ -93,8 +97,18 @@ class Worker:
         watch.request_check(cancelled=True)
 
     def reconnected(self, source: str) -> None:
+        self._wakeup_live = True
         self.metrics.wakeup("reconnect")
         self.doorbell.ring()
+
+    def wakeup_lost(self, source: str) -> None:
+        """The source lost its connection (or crashed): polling alone until it is back."""
+        self._wakeup_live = False
+
+    @property
+    def polling_alone(self) -> bool:
+        connected = self._wakeup_connected
+        return not (connected() if connected is not None else self._wakeup_live)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -132,9 +146,7 @@ class Worker:
                     services.start_soon(self._refresh_queue_metrics, db)
                 await anyio.to_thread.run_sync(warm_up)
                 self._log.info("Solver process server ready")
-                source = make_source(settings, notify=db.notify)
-                self._watch_source(source)
-                services.start_soon(self._run_source, source)
+                services.start_soon(self._run_source, db)
                 async with anyio.create_task_group() as runs:
 
                     def start_run(run: ClaimedRun) -> None:
@@ -230,11 +242,28 @@ class Worker:
             self._registry_dirty.set()
             dispatcher.slots.release()
 
-    async def _run_source(self, source: WakeupSource) -> None:
-        try:
-            await source.run(self)
-        except Exception:
-            self._log.exception("Wake-up source {} crashed; continuing by polling", source.name)
+    async def _run_source(self, db: PlannerDatabase) -> None:
+        """Supervise the wake-up source for ever: whatever it raises, log it and build a new
+        one after a backoff (polling carries on meanwhile). Returning is its own decision
+        to give up (the poll-only source does so at once)."""
+        backoff = Backoff(initial_s=1.0, max_s=max(1.0, self.settings.reconnect_max_s))
+        while True:
+            source: WakeupSource = make_source(self.settings, notify=db.notify)
+            self._watch_source(source)
+            try:
+                await source.run(self)
+                return
+            except Exception:
+                if self._wakeup_live:  # it had worked: start the backoff over
+                    backoff.reset()
+                self.wakeup_lost(source.name)
+                delay = backoff.next_delay()
+                self._log.exception(
+                    "Wake-up source {} crashed; polling alone, rebuilding it in {:.1f}s",
+                    source.name,
+                    delay,
+                )
+            await anyio.sleep(delay)
 
     async def _tick_health(self) -> None:
         """Rewrite the tick file from this event loop. It never waits on the database: a
@@ -252,6 +281,8 @@ class Worker:
                         "active_runs": sorted(self.active),
                         "stopping": self.shutdown.requested.is_set(),
                         "database_ok": self._db_ok,
+                        "wakeup": self.settings.wakeup,
+                        "polling_alone": self.polling_alone,
                         "tick_interval_s": interval,
                     },
                 )
@@ -362,6 +393,7 @@ class Worker:
         wakeup = getattr(source, "wakeup", None)
         status = getattr(wakeup, "status", None)
         if status is not None and hasattr(status, "connected"):
+            self._wakeup_connected = lambda: bool(wakeup.status.connected)
             self.metrics.watch_live(
                 active_runs=lambda: float(len(self.active)),
                 heartbeat_lag=lag_since(lambda: [w.last_heartbeat for w in self.active.values()]),
