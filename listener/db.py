@@ -200,9 +200,13 @@ class PlannerDatabase:
             await self._fetchval("register_worker", worker_id, host, pid, version, started_at)
         )
 
-    async def worker_seen(self, worker_id: str, current_run_id: UUID | None, state: str) -> bool:
+    async def worker_seen(
+        self, worker_id: str, current_run_id: UUID | None, state: str, polling_alone: bool
+    ) -> bool:
         """False when the registry entry is gone (swept): register again."""
-        return bool(await self._fetchval("worker_seen", worker_id, current_run_id, state))
+        return bool(
+            await self._fetchval("worker_seen", worker_id, current_run_id, state, polling_alone)
+        )
 
     async def deregister_worker(self, worker_id: str) -> bool:
         return bool(await self._fetchval("deregister_worker", worker_id))

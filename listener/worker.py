@@ -330,7 +330,7 @@ class Worker:
                         )
                     self._log.info("Registered in planner_workers (version {})", self.version)
                 current, state = self._registry_state()
-                if not await db.worker_seen(settings.worker_id, current, state):
+                if not await db.worker_seen(settings.worker_id, current, state, self.polling_alone):
                     self._log.info("Registry entry was swept; registering again")
                     registered = False
                     if not just_registered:

@@ -1,4 +1,5 @@
--- Bounded automatic retry of runs whose worker died (issue 13).
+-- Bounded automatic retry of runs whose worker died (issue 13), and the registry's
+-- `polling_alone` (at the end).
 --
 -- planner_settings.max_attempts (default 2): the reaper hands a stale GENERATING run back
 -- to PENDING, with a WARNING log row naming the lost worker and attempt, while
@@ -73,3 +74,88 @@ end;
 $$;
 
 revoke all on function planner.reap_stale_runs() from public, anon, authenticated;
+
+-- `health` and `status` show a worker running on polling alone (its LISTEN or Realtime
+-- wake-up is down and being rebuilt, or PLANNER_WAKEUP=poll): claims then wait up to the
+-- poll interval. The worker reports it with every registry refresh (the 4-argument
+-- worker_seen; the 3-argument one stays for older workers and leaves the column alone).
+alter table public.planner_workers add column polling_alone boolean;
+
+create function planner.worker_seen(
+    worker_id text, current_run_id uuid, state text, polling_alone boolean
+)
+returns boolean
+language sql volatile security definer set search_path = pg_catalog, pg_temp as $$
+    with seen as (
+        update public.planner_workers w
+           set last_seen_at = pg_catalog.now(),
+               current_run_id = worker_seen.current_run_id,
+               state = coalesce(worker_seen.state,
+                                case when worker_seen.current_run_id is null then 'idle'
+                                     else 'solving' end),
+               polling_alone = worker_seen.polling_alone
+         where w.worker_id = worker_seen.worker_id
+        returning 1
+    )
+    select exists (select 1 from seen);
+$$;
+
+revoke all on function planner.worker_seen(text, uuid, text, boolean)
+    from public, anon, authenticated;
+grant execute on function planner.worker_seen(text, uuid, text, boolean)
+    to planner_worker, service_role;
+
+-- planner.status() of …000500, with each worker's `polling_alone`.
+create or replace function planner.status(failures integer default 10)
+returns jsonb
+language sql stable security definer set search_path = pg_catalog, pg_temp as $$
+    with settings as (
+        select s.stale_after from public.planner_settings s limit 1
+    )
+    select pg_catalog.jsonb_build_object(
+        'generated_at', pg_catalog.now(),
+        'stale_after_s', (select extract(epoch from stale_after)::integer from settings),
+        'workers', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'worker_id', w.worker_id, 'host', w.host, 'pid', w.pid,
+                       'version', w.version, 'state', w.state,
+                       'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
+                       'last_seen_s', pg_catalog.round(extract(epoch from pg_catalog.now() - w.last_seen_at)::numeric, 1),
+                       'alive', w.last_seen_at >= pg_catalog.now() - (select stale_after from settings),
+                       'current_run_id', w.current_run_id,
+                       'polling_alone', w.polling_alone)
+                   order by w.worker_id)
+            from public.planner_workers w), '[]'::jsonb),
+        'queue', planner.queue_stats(),
+        'generating', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'run_id', r.id, 'organization_id', r.organization_id,
+                       'organization', o.name, 'allocation_run_id', r.allocation_run_id,
+                       'worker_id', r.worker_id, 'attempt', r.attempt,
+                       'claimed_at', r.claimed_at, 'heartbeat_at', r.heartbeat_at,
+                       'elapsed_s', pg_catalog.round(extract(epoch from pg_catalog.now() - r.claimed_at)::numeric, 1),
+                       'heartbeat_age_s', pg_catalog.round(extract(epoch from pg_catalog.now() - r.heartbeat_at)::numeric, 1),
+                       'constraints', pg_catalog.to_jsonb(r.constraints),
+                       'percent', r.progress -> 'percent',
+                       'objective', r.progress -> 'objective',
+                       'phase', r.progress -> 'phase',
+                       'progress', r.progress)
+                   order by r.claimed_at)
+            from public.allocation_planner_runs r
+            join public.organizations o on o.id = r.organization_id
+            where r.state = 'GENERATING'), '[]'::jsonb),
+        'failures', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) - 'ord' order by f.ord)
+            from (
+                select pg_catalog.row_number() over (order by r.finished_at desc nulls last, r.created_at desc) as ord,
+                       r.id as run_id, r.organization_id, o.name as organization,
+                       r.allocation_run_id, r.state, r.error, r.worker_id, r.attempt,
+                       r.created_at, r.finished_at
+                from public.allocation_planner_runs r
+                join public.organizations o on o.id = r.organization_id
+                where r.state in ('FAILED', 'INFEASIBLE')
+                order by r.finished_at desc nulls last, r.created_at desc
+                limit greatest(0, least(coalesce(status.failures, 10), 1000))
+            ) f), '[]'::jsonb)
+    );
+$$;

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import WORKER_PASSWORD
@@ -131,3 +132,38 @@ async def test_logs_stay_json_during_an_outage(
         except (ValueError, AssertionError):
             not_json.append(line)
     assert not not_json, "".join(not_json[:20])
+
+
+async def test_health_and_status_show_a_worker_on_polling_alone(
+    conn, empty_queue, workers, worker_dsn, db_dsn, tmp_path
+):
+    from listener.commands.status import fetch_status
+    from listener.health import tick_age_s
+
+    listening = workers.start(worker_dsn)
+    polling = workers.start(worker_dsn, PLANNER_WAKEUP="poll")
+    listening.wait_for_log(ready, 60)
+    polling.wait_for_log(lambda r: r["message"].startswith("Wake-up source: polling"), 60)
+    expected = {listening.worker_id: False, polling.worker_id: True}
+
+    async def registry() -> dict:
+        rows = await conn.fetch(
+            "select worker_id, polling_alone from planner_workers where worker_id = any($1)",
+            list(expected),
+        )
+        return {r["worker_id"]: r["polling_alone"] for r in rows}
+
+    deadline = time.monotonic() + 30  # refreshed every second; the first was before LISTEN
+    while (seen := await registry()) != expected:
+        assert time.monotonic() < deadline, seen
+        await anyio.sleep(0.1)
+    assert await registry() == expected
+    status = fetch_status(db_dsn)
+    shown = {
+        w["worker_id"]: w["polling_alone"] for w in status["workers"] if w["worker_id"] in expected
+    }
+    assert shown == expected
+    for n, worker in enumerate((listening, polling)):
+        assert (
+            tick_age_s(tmp_path / f"health-{n}")[1]["polling_alone"] is expected[worker.worker_id]
+        )
