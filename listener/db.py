@@ -27,6 +27,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # "cannot switch to state N; another operation is in progress" and other protocol
+    # errors: the connection's state machine is broken (a race with the server closing it),
+    # the database is fine. Such a connection is discarded (PlannerDatabase._call).
+    asyncpg.InternalClientError,
 )
 # Connection trouble or an error raised by the database.
 DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
@@ -122,17 +126,25 @@ class PlannerDatabase:
         fresh one), and the release itself is bounded.
         """
         timeout = timeout or self._timeout
-        conn = await self._pool.acquire(timeout=timeout)
-        try:
-            return await getattr(conn, method)(sql, *args, timeout=timeout)
-        except (TimeoutError, anyio.get_cancelled_exc_class()):
-            conn.terminate()
-            raise
-        finally:
+        for retries_left in (1, 0):
+            conn = await self._pool.acquire(timeout=timeout)
             try:
-                await self._pool.release(conn, timeout=timeout)
-            except Exception:  # the pool has terminated it; the answer above still counts
+                return await getattr(conn, method)(sql, *args, timeout=timeout)
+            except (TimeoutError, anyio.get_cancelled_exc_class()):
                 conn.terminate()
+                raise
+            except asyncpg.InternalClientError:
+                # A protocol error: the query never got under way on this broken connection.
+                # Discard it and try once more on a fresh one.
+                conn.terminate()
+                if not retries_left:
+                    raise
+            finally:
+                try:
+                    await self._pool.release(conn, timeout=timeout)
+                except Exception:  # the pool has terminated it; the answer above still counts
+                    conn.terminate()
+        raise AssertionError("unreachable")
 
     async def _fetchval(self, name: str, *args: Any, timeout: float | None = None) -> Any:
         return await self._call("fetchval", query(name), *args, timeout=timeout)
@@ -205,9 +217,13 @@ class PlannerDatabase:
             await self._fetchval("register_worker", worker_id, host, pid, version, started_at)
         )
 
-    async def worker_seen(self, worker_id: str, current_run_id: UUID | None, state: str) -> bool:
+    async def worker_seen(
+        self, worker_id: str, current_run_id: UUID | None, state: str, polling_alone: bool
+    ) -> bool:
         """False when the registry entry is gone (swept): register again."""
-        return bool(await self._fetchval("worker_seen", worker_id, current_run_id, state))
+        return bool(
+            await self._fetchval("worker_seen", worker_id, current_run_id, state, polling_alone)
+        )
 
     async def deregister_worker(self, worker_id: str) -> bool:
         host, pid = self._registrations.get(worker_id, ("", None))

@@ -7,6 +7,7 @@ fields, so `jq 'select(.run_id == "...")'` follows one run across the whole log.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from datetime import UTC
@@ -59,10 +60,36 @@ def _text_format(record: Record) -> str:
     )
 
 
+class InterceptHandler(logging.Handler):
+    """Routes standard-library logging (asyncpg's pool, asyncio, websockets...) into
+    loguru, so those records come out in the same format (one JSON object per line) instead
+    of Python's plain-text last-resort handler on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        # The record's "logger" field names the standard-library logger (asyncpg.pool).
+        logger.patch(lambda r: r.update(name=record.name)).opt(exception=record.exc_info).log(
+            level, record.getMessage()
+        )
+
+
+def intercept_standard_logging(level: str = "INFO") -> None:
+    """Make InterceptHandler the only handler of the root logger. Libraries log at INFO and
+    above only, whatever PLANNER_LOG_LEVEL says: their DEBUG records can carry secrets (the
+    websockets client logs the Realtime URL with its apikey)."""
+    numeric = logging.getLevelName(level.upper())
+    floor = max(logging.INFO, numeric if isinstance(numeric, int) else logging.INFO)
+    logging.basicConfig(handlers=[InterceptHandler()], level=floor, force=True)
+
+
 def configure_logging(fmt: str = "json", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Replace loguru's default handler with ours. Call once per process."""
     stream = stream or sys.stdout
     logger.remove()
+    intercept_standard_logging(level)
     if fmt == "json":
         logger.add(_json_sink(stream), level=level, format="{message}", backtrace=False)
     else:

@@ -13,13 +13,12 @@ from typing import Any, TypeVar
 
 import anyio
 import asyncpg
-from loguru import logger
 
 import constraints
 from constraints.plan import Plan
 from listener.backoff import Backoff
 from listener.config import Settings
-from listener.db import CONNECTION_ERRORS, PlannerDatabase
+from listener.db import PlannerDatabase
 from listener.log_shipper import LogShipper
 from listener.messages import Crashed, Ending, OutOfMemory, PlanRejected, Solved
 from listener.outcomes import (
@@ -33,9 +32,14 @@ from listener.runs import RunWatch
 from listener.shutdown import Shutdown
 from listener.solver_process import ChildExit, SolverProcess
 from listener.supervisor import SolveReport, SolveSupervisor, StopReason, SupervisorSettings
+from listener.transient import is_transient
 
 T = TypeVar("T")
-WRITE_RETRY_BUDGET_S = 30.0
+RETRY_MAX_DELAY_S = 5.0
+
+
+class RunNotOurs(Exception):
+    """A heartbeat between retries was refused: the run was cancelled, reaped or re-claimed."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,12 @@ class RunPipeline:
         if self._shutdown.requested.is_set():
             return RunOutcome(await self._release(watch))
         try:
-            doc = await self._retry(lambda: self._db.load_plan(run), "load the allocation round")
+            doc = await self._retry(
+                lambda: self._db.load_plan(run), "load the allocation round", watch
+            )
+        except RunNotOurs:
+            watch.log.info("Run was no longer ours before it was loaded; nothing written")
+            return RunOutcome("ABANDONED")
         except asyncpg.PostgresError as exc:
             return RunOutcome(
                 await self._fail(watch, f"Could not load the allocation round: {exc}")
@@ -217,9 +226,12 @@ class RunPipeline:
 
     async def _release(self, watch: RunWatch) -> str:
         run, worker_id = watch.run, self._settings.worker_id
-        released = await self._retry(
-            lambda: self._db.release_run(run, worker_id), "release the run"
-        )
+        try:
+            released = await self._retry(
+                lambda: self._db.release_run(run, worker_id), "release the run", watch
+            )
+        except RunNotOurs:
+            released = False
         watch.log.info(
             "Released the run to PENDING for another worker"
             if released
@@ -243,7 +255,11 @@ class RunPipeline:
     ) -> str:
         """A fenced final write through `planner.<function>`: `state` when written, ABANDONED
         (logged) when the run is no longer ours."""
-        if await self._retry(write, function.replace("_", " ")):
+        try:
+            written = await self._retry(write, function.replace("_", " "), watch)
+        except RunNotOurs:
+            written = False
+        if written:
             return state
         watch.log.warning(
             "The database refused our {}: the run is no longer ours (cancelled, reaped or "
@@ -252,19 +268,42 @@ class RunPipeline:
         )
         return "ABANDONED"
 
-    async def _retry(self, action: Callable[[], Awaitable[T]], what: str) -> T:
-        """Retry through connection loss (a restart, a failover) for a bounded time."""
-        backoff = Backoff(initial_s=0.25, max_s=5.0)
-        deadline = time.monotonic() + WRITE_RETRY_BUDGET_S
+    async def _retry(self, action: Callable[[], Awaitable[T]], what: str, watch: RunWatch) -> T:
+        """Retry through transient faults (`listener.transient`) for as long as the run can
+        still be ours: there is no time budget, a finished plan is held until it is written.
+        Between attempts a heartbeat keeps the run fresh (so the reaper leaves it alone once
+        the database is back) and proves ownership: a refused heartbeat raises RunNotOurs.
+        Any other error is the database's answer and is raised at once."""
+        backoff = Backoff(initial_s=0.25, max_s=RETRY_MAX_DELAY_S)
         while True:
             try:
                 return await action()
-            except CONNECTION_ERRORS as exc:
-                if time.monotonic() > deadline:
+            except Exception as exc:
+                if not is_transient(exc):
                     raise
                 delay = backoff.next_delay()
-                logger.warning("Could not {} ({}); retrying in {:.1f}s", what, exc, delay)
-                await anyio.sleep(delay)
+                watch.log.warning(
+                    "Could not {} ({}: {}); holding the run and retrying in {:.1f}s",
+                    what,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            await anyio.sleep(delay)
+            if await self._heartbeat_refused(watch):
+                raise RunNotOurs(what)
+
+    async def _heartbeat_refused(self, watch: RunWatch) -> bool:
+        """True only when the database answered that the run is not ours; an unreachable
+        database proves nothing (the next retry will tell)."""
+        try:
+            owned = await self._db.heartbeat(watch.run, self._settings.worker_id, None)
+        except Exception as exc:
+            if is_transient(exc):
+                return False
+            raise
+        watch.heartbeat_ok(time.monotonic())
+        return not owned
 
 
 def _time_limit(plan: Plan) -> float | None:

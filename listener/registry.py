@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 class Registry:
     """`run()` keeps the entry fresh; `changed()` refreshes it at once (a run started or
-    ended, shutdown began). `state()` gives (oldest run in flight, idle|solving|stopping)."""
+    ended, shutdown began). `state()` gives (oldest run in flight, idle|solving|stopping);
+    `polling_alone()` whether the worker's push wake-up is down (shown by `status`)."""
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class Registry:
         started_at: datetime,
         interval_s: float,
         state: Callable[[], tuple[UUID | None, str]],
+        polling_alone: Callable[[], bool],
         log: Logger,
     ) -> None:
         self._db = db
@@ -42,6 +44,7 @@ class Registry:
         self._started_at = started_at
         self._interval_s = interval_s
         self._state = state
+        self._polling_alone = polling_alone
         self._log = log
         self._changed = anyio.Event()
         self._registered = False
@@ -69,7 +72,7 @@ class Registry:
         if just_registered:
             await self._register()
         current, state = self._state()
-        if await self._db.worker_seen(self._worker_id, current, state):
+        if await self._db.worker_seen(self._worker_id, current, state, self._polling_alone()):
             return False
         self._log.info("Registry entry was swept; registering again")
         self._registered = False

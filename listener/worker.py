@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 from loguru import logger
 
+from listener.backoff import Backoff
 from listener.config import Settings
 from listener.connect import open_database
 from listener.db import ClaimedRun, PlannerDatabase
@@ -118,10 +119,7 @@ class Worker:
             )
         await anyio.to_thread.run_sync(warm_up)
         self._log.info("Solver process server ready")
-        source = make_source(settings, notify=db.notify)
-        if isinstance(source, ReportsConnection):
-            self.metrics.watch_realtime(source.is_connected)
-        services.start_soon(self._run_source, source)
+        services.start_soon(self._supervise_source, db)
 
     async def _claim_until_shutdown(self, db: PlannerDatabase, pipeline: RunPipeline) -> None:
         """Claim until shutdown, then wait for the runs in flight (they end the task group)."""
@@ -153,11 +151,33 @@ class Worker:
         finally:
             dispatcher.slots.release()
 
-    async def _run_source(self, source: WakeupSource) -> None:
-        try:
-            await source.run(self.wakeups)
-        except Exception:
-            self._log.exception("Wake-up source {} crashed; continuing by polling", source.name)
+    async def _supervise_source(self, db: PlannerDatabase) -> None:
+        """Run the wake-up source for ever: whatever it raises, log it and build a new one
+        after a backoff (polling carries on meanwhile). Returning is the source's own
+        decision to stop (the poll-only source does so at once)."""
+        backoff = Backoff(initial_s=1.0, max_s=max(1.0, self.settings.reconnect_max_s))
+        watched = False
+        while True:
+            source: WakeupSource = make_source(self.settings, notify=db.notify)
+            reports = isinstance(source, ReportsConnection)
+            if reports and not watched:  # the gauge is registered once per process
+                self.metrics.watch_realtime(source.is_connected)
+                watched = True
+            self.wakeups.follow_connection(source.is_connected if reports else None)
+            try:
+                await source.run(self.wakeups)
+                return
+            except Exception:
+                if self.wakeups.live:  # it had worked: start the backoff over
+                    backoff.reset()
+                self.wakeups.wakeup_lost(source.name)
+                delay = backoff.next_delay()
+                self._log.exception(
+                    "Wake-up source {} crashed; polling alone, rebuilding it in {:.1f}s",
+                    source.name,
+                    delay,
+                )
+            await anyio.sleep(delay)
 
     def _make_registry(self, db: PlannerDatabase) -> Registry:
         settings = self.settings
@@ -168,6 +188,7 @@ class Worker:
             started_at=self.started_at,
             interval_s=min(settings.heartbeat_s, settings.poll_interval_s),
             state=self._registry_state,
+            polling_alone=lambda: self.wakeups.polling_alone,
             log=self._log,
         )
 
@@ -188,6 +209,8 @@ class Worker:
             "active_runs": self.runs.ids(),
             "stopping": self.shutdown.requested.is_set(),
             "database_ok": None if self._registry is None else self._registry.database_ok,
+            "wakeup": self.settings.wakeup,
+            "polling_alone": self.wakeups.polling_alone,
         }
 
     def _on_signal(self, name: str) -> None:

@@ -115,7 +115,8 @@ def render(status: dict[str, Any]) -> Group:
             str(w.get("host") or "-"),
             str(w.get("pid") or "-"),
             str(w.get("version") or "-"),
-            Text(str(w.get("state")), style="green" if w.get("state") == "solving" else ""),
+            Text(str(w.get("state")), style="green" if w.get("state") == "solving" else "")
+            + (Text(" (polling alone)", style="yellow") if w.get("polling_alone") else ""),
             str(w.get("current_run_id") or "-"),
             Text(f"{_ago(w.get('last_seen_s'))} ago", style=style),
             str(w.get("started_at") or "-")[:19].replace("T", " "),

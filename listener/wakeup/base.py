@@ -21,6 +21,10 @@ class WakeupEvents(Protocol):
     def reconnected(self, source: str) -> None:
         """The source (re)connected and may have missed events: run a claim pass now."""
 
+    def wakeup_lost(self, source: str) -> None:
+        """The source lost its connection: the worker runs on polling alone until the next
+        `reconnected` (shown by `health`)."""
+
 
 class WakeupSource(Protocol):
     name: str

@@ -7,6 +7,7 @@ side of that contract.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from listener.dispatcher import Doorbell
@@ -30,6 +31,10 @@ class WakeupHandler:
         # Every organisation named, so a forged notification is not hidden by a genuine one
         # arriving after it (or the other way round).
         self._hints: OrderedDict[str, set[str | None]] = OrderedDict()
+        # The push source is connected; False = this worker runs on polling alone. A source
+        # that reports its own connection (Realtime) is asked instead.
+        self._live = False
+        self._connected: Callable[[], bool] | None = None
 
     def run_pending(self, run_id: str | None, organization_id: str | None, source: str) -> None:
         self._metrics.wakeup(source)
@@ -54,8 +59,25 @@ class WakeupHandler:
         watch.request_check(cancelled=True)
 
     def reconnected(self, source: str) -> None:
+        self._live = True
         self._metrics.wakeup("reconnect")
         self._doorbell.ring()
+
+    def wakeup_lost(self, source: str) -> None:
+        """The source lost its connection (or crashed): polling alone until it is back."""
+        self._live = False
+
+    def follow_connection(self, connected: Callable[[], bool] | None) -> None:
+        """Ask this source's own status (None: go by reconnected/wakeup_lost)."""
+        self._connected = connected
+
+    @property
+    def live(self) -> bool:
+        return self._connected() if self._connected is not None else self._live
+
+    @property
+    def polling_alone(self) -> bool:
+        return not self.live
 
     def refuse_forged_hints(self, watch: RunWatch) -> None:
         """Log (and forget) the notifications for this run that named another organisation."""

@@ -53,7 +53,10 @@ class PgListenSource:
         backoff = Backoff(initial_s=0.25, max_s=self._settings.reconnect_max_s)
         while True:
             try:
-                await self._session(events, backoff)
+                try:
+                    await self._session(events, backoff)
+                finally:
+                    events.wakeup_lost(self.name)
                 delay = backoff.next_delay()
                 logger.warning("LISTEN connection lost; reconnecting in {:.1f}s", delay)
             except ListenNotEffective as exc:

@@ -60,10 +60,20 @@ async def test_a_real_cron_tick_reaps_a_stale_run(conn, make_round):
     ) == "GENERATING":
         assert time.monotonic() < deadline, "pg_cron did not reap the stale run within 75 s"
         await asyncio.sleep(0.5)
-    assert state == "FAILED"
+    # attempt 1 of planner_settings.max_attempts (default 2): handed back for a retry, with
+    # a log row naming the lost worker (…000600_planner_retry.sql); the last attempt fails.
+    assert state == "PENDING"
     assert (
-        await conn.fetchval("select error from allocation_planner_runs where id = $1", run_id)
-    ).startswith("Timeout")
+        await conn.fetchval(
+            "select context ->> 'worker_id' from planner_execution_logs "
+            "where run_id = $1 and context ->> 'error' = 'Retry'",
+            run_id,
+        )
+        == "gone-worker"
+    )
+    await conn.execute(  # no later test's worker should pick it up
+        "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
+    )
     assert (
         await conn.fetchval(
             """select count(*) from cron.job_run_details d join cron.job j using (jobid)

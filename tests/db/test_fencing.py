@@ -72,25 +72,46 @@ async def test_stale_owner_is_refused(conn, make_round, call, how):
     )
 
 
-async def test_reap_fails_the_run_with_a_timeout_log(conn, make_round):
+async def test_reap_retries_then_fails_the_last_attempt_with_a_timeout_log(conn, make_round):
+    # planner_settings.max_attempts defaults to 2 (…000600_planner_retry.sql): the first
+    # stale heartbeat hands the run back to PENDING, the last attempt's ends it FAILED.
     rnd = await make_round()
     run_id = await insert_run(conn, rnd)
     await claim(conn, "w1")
     fresh = await insert_run(conn, await make_round())
     await claim(conn, "w2")
-    await conn.execute(
+    make_stale = (
         "update allocation_planner_runs set heartbeat_at = now() - interval '3 minutes' "
-        "where id = $1",
-        run_id,
+        "where id = $1"
     )
+    await conn.execute(make_stale, run_id)
 
     assert await conn.fetchval("select planner.reap_stale_runs()") == 1
     row = await run_row(conn, run_id)
-    assert row["state"] == "FAILED" and row["error"].startswith("Timeout")
+    assert (row["state"], row["worker_id"], row["attempt"], row["error"]) == (
+        "PENDING",
+        None,
+        1,
+        None,
+    )
+    retry = await conn.fetchrow("select * from planner_execution_logs where run_id = $1", run_id)
+    assert retry["level"] == "WARNING" and "w1" in retry["message"]
+    assert retry["context"]["error"] == "Retry" and retry["context"]["attempt"] == 1
     assert (await run_row(conn, fresh))["state"] == "GENERATING"  # a live heartbeat is left alone
-    log = await conn.fetchrow("select * from planner_execution_logs where run_id = $1", run_id)
-    assert log["organization_id"] == rnd.organization_id and log["level"] == "ERROR"
+
+    assert (await claim(conn, "w3"))["attempt"] == 2
+    await conn.execute(make_stale, run_id)
+    assert await conn.fetchval("select planner.reap_stale_runs()") == 1
+    row = await run_row(conn, run_id)
+    assert row["state"] == "FAILED" and row["error"].startswith(
+        "Timeout: no heartbeat from worker w3"
+    )
+    log = await conn.fetchrow(
+        "select * from planner_execution_logs where run_id = $1 and level = 'ERROR'", run_id
+    )
+    assert log["organization_id"] == rnd.organization_id
     assert "Timeout" in log["message"] and log["context"]["error"] == "Timeout"
+    assert log["context"]["attempt"] == 2
     assert await conn.fetchval("select planner.reap_stale_runs()") == 0
 
 

@@ -17,7 +17,8 @@ Fixtures and helpers for every reliability module:
                       audited after every test (so its module's last test counts), or call
                       `await reliability_ledger.audit(dsn)` yourself before it goes away.
   planner_settings    (function) `await planner_settings.set(stale_after="3 seconds",
-                      max_runs_per_org_per_hour=1000)`; the originals are restored afterwards.
+                      max_runs_per_org_per_hour=1000, max_attempts=1)`; the originals are
+                      restored afterwards.
   start_worker        (function) the end-to-end suite's factory: `start_worker(**env)` ->
                       `WorkerProcess` (JSON logs parsed, SIGTERM/SIGKILL at teardown).
   reap_until(conn, run_id, timeout)  calls `planner.reap_stale_runs()` (the function pg_cron
@@ -315,7 +316,7 @@ class PlannerSettings:
 
     async def set(self, **values: Any) -> None:
         for column, value in values.items():
-            assert column in ("stale_after", "max_runs_per_org_per_hour"), column
+            assert column in ("stale_after", "max_runs_per_org_per_hour", "max_attempts"), column
             if column not in self._saved:
                 self._saved[column] = await self._conn.fetchval(
                     f"select {column}::text from planner_settings"

@@ -340,3 +340,61 @@ def small_plan(name: str = "Reliability round") -> dict:
         "locked_lines": [],
         "current_lines": [],
     }
+
+
+class DelayedCloseProxy(TcpProxy):
+    """A TcpProxy whose server-side close reaches the client `close_delay_s` late (a slow
+    middlebox, a server whose FIN is held back). The server's last message (for example the
+    FATAL of pg_terminate_backend) arrives at once; the EOF only later, so the client keeps
+    using a connection whose server is gone: the race behind asyncpg's `InternalClientError:
+    cannot switch to state ...`. `refuse()` / `accept()` make new connections fail at once
+    (a server that is down) and close the open ones."""
+
+    def __init__(self, target_host: str, target_port: int, close_delay_s: float = 3.0):
+        super().__init__(target_host, target_port)
+        self.close_delay_s = close_delay_s
+        self._clients: set[asyncio.StreamWriter] = set()
+        self._refusing = False
+
+    def refuse(self) -> None:
+        self._refusing = True
+        self.cut()
+
+    def accept(self) -> None:
+        self._refusing = False
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter):
+        if self._refusing:
+            client_w.transport.abort()
+            return
+        self._clients.add(client_w)
+        await super()._accept(client_r, client_w)
+
+    async def _pipe(self, reader, writer, other) -> None:
+        if writer not in self._clients:  # client -> server: never closes the client early
+            try:
+                while data := await reader.read(self.CHUNK):
+                    if writer not in self._writers:
+                        continue  # the server is gone: drop what the client still sends
+                    writer.write(data)
+                    await writer.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                self._writers.discard(writer)
+                with contextlib.suppress(Exception):
+                    writer.close()
+            return
+        try:  # server -> client: forward, then hold the close back
+            while data := await reader.read(self.CHUNK):
+                writer.write(data)
+                await writer.drain()
+            await asyncio.sleep(self.close_delay_s)
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            self._clients.discard(writer)
+            for w in (writer, other):
+                self._writers.discard(w)
+                with contextlib.suppress(Exception):
+                    w.close()

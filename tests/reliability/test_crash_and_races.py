@@ -120,7 +120,8 @@ async def test_sigkill_mid_solve_is_reaped_as_timeout_with_no_partial_lines(
     before = await round_fingerprint(conn, rnd.allocation_run_id)
     worker = start_worker()
     started = await mid_solve(conn, worker, run_id)
-    await planner_settings.set(stale_after=f"{STALE_S} seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after=f"{STALE_S} seconds", max_attempts=1)
 
     worker.signal(signal.SIGKILL)
     killed_at = time.monotonic()
@@ -180,7 +181,8 @@ async def test_restart_with_the_same_worker_id_never_adopts_the_old_run(
     assert second.messages(old_run) == []
 
     # The database reaper handles it.
-    await planner_settings.set(stale_after=f"{STALE_S} seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after=f"{STALE_S} seconds", max_attempts=1)
     row, _ = await reap_until(conn, old_run, STALE_S + 10)
     assert_reaped(row, worker_id)
     assert row["attempt"] == 1
@@ -200,7 +202,8 @@ async def test_sigstop_past_the_threshold_then_sigcont_writes_nothing(
 ):
     worker = start_worker()
     worker.wait_for_log(ready, 30)
-    await planner_settings.set(stale_after=f"{STALE_S} seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after=f"{STALE_S} seconds", max_attempts=1)
 
     # (a) Stopped mid-solve: after SIGCONT its next heartbeat is refused; it stops the solve.
     rnd_a, run_a = await plan_run(conn, long_plan(), LONG_PARAMS)
@@ -338,7 +341,8 @@ async def assert_consistent(conn, run: dict, completed: bool) -> str:
 async def test_a_completion_holding_the_row_wins_over_the_reaper(
     conn, db_dsn, empty_queue, make_round, planner_settings, reliability_ledger
 ):
-    await planner_settings.set(stale_after="2 seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after="2 seconds", max_attempts=1)
     writer, reaper = await connect(db_dsn), await connect(db_dsn)
     try:
         # complete_run first (row locked, not committed): the reaper waits, then skips it.
@@ -399,7 +403,8 @@ async def test_reaper_and_completion_raced_concurrently(
 ):
     """Both sides sent at once on their own connections, many times: every run ends either
     COMPLETED with its lines (and the reaper skipped it) or reaped with nothing written."""
-    await planner_settings.set(stale_after="2 seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after="2 seconds", max_attempts=1)
     writers = [await connect(db_dsn) for _ in range(2)]
     reapers = [await connect(db_dsn) for _ in range(2)]
     outcomes: dict[str, int] = {}
@@ -649,7 +654,8 @@ async def test_a_second_sigterm_exits_at_once_and_the_run_is_reaped(
     assert await process_dies(started["child_pid"], 2)
 
     # Nobody owns it now: the reaper fails it after the threshold, and nothing was written.
-    await planner_settings.set(stale_after=f"{STALE_S} seconds")
+    # max_attempts=1: this attempt is the last, so the reaper fails it (no retry)
+    await planner_settings.set(stale_after=f"{STALE_S} seconds", max_attempts=1)
     row, _ = await reap_until(conn, run_id, STALE_S + 10)
     assert_reaped(row, worker.worker_id)
     assert await round_fingerprint(conn, rnd.allocation_run_id) == before
