@@ -71,9 +71,8 @@ class InterceptHandler(logging.Handler):
         except ValueError:
             level = record.levelno
         # The record's "logger" field names the standard-library logger (asyncpg.pool).
-        logger.patch(lambda r: r.update(name=record.name)).opt(exception=record.exc_info).log(
-            level, record.getMessage()
-        )
+        named = logger.patch(lambda r: r.__setitem__("name", record.name))
+        named.opt(exception=record.exc_info).log(level, record.getMessage())
 
 
 def intercept_standard_logging(level: str = "INFO") -> None:

@@ -159,11 +159,11 @@ class Worker:
         watched = False
         while True:
             source: WakeupSource = make_source(self.settings, notify=db.notify)
-            reports = isinstance(source, ReportsConnection)
-            if reports and not watched:  # the gauge is registered once per process
-                self.metrics.watch_realtime(source.is_connected)
+            connected = source.is_connected if isinstance(source, ReportsConnection) else None
+            if connected is not None and not watched:  # the gauge is registered once
+                self.metrics.watch_realtime(connected)
                 watched = True
-            self.wakeups.follow_connection(source.is_connected if reports else None)
+            self.wakeups.follow_connection(connected)
             try:
                 await source.run(self.wakeups)
                 return
