@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from constraints.loading.crosschecks import check_locks, check_six_month_units
 from constraints.loading.lines import load_lines
 from constraints.loading.params import load_constraints, load_params
 from constraints.loading.problems import PlanError, Problems, field_key, given, json_type
@@ -47,10 +46,6 @@ def load_plan(doc: dict) -> Plan:
     )
     constraints = load_constraints(given(doc, "constraints"), p)
     params = load_params(given(doc, "params"), p)
-    if units is not None and demand is not None and terms is not None:
-        check_six_month_units(units, demand, len(terms), p)
-        if locked is not None:
-            check_locks(locked, unit_by_code, demand, len(terms), p)
     if p.items:
         raise PlanError(p.items)
     return Plan(
