@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from constraints.beam import BeamSearch
 from constraints.control import Control
 from constraints.master import Column, Duals, Master
 from constraints.pairprice import PairPricer, knapsack_penalty
-from constraints.patterns import Context, Pattern
+from constraints.patterns import Context, Lock, Pattern
 from constraints.pricing import SCALE, LineSearch
 
 EPS = 1e-6
@@ -40,6 +41,7 @@ class Pricers:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[tuple, LineSearch] = {}
+        self._beams: dict[tuple, BeamSearch] = {}
         self._pairs: PairPricer | None = None
 
     def get(self, lock=(), cap=None) -> LineSearch:
@@ -47,6 +49,12 @@ class Pricers:
         if key not in self._cache:
             self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap)
         return self._cache[key]
+
+    def beam(self, lock=(), cap=None) -> BeamSearch:
+        key = (lock, cap)
+        if key not in self._beams:
+            self._beams[key] = BeamSearch(self.ctx, lock=lock, max_load=cap)
+        return self._beams[key]
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
@@ -73,6 +81,7 @@ def generate(
     stop_above: float | None = None,
     close_enough: Callable[[float, float], bool] | None = None,
     reserve_s: float | None = None,
+    beam: bool = True,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
@@ -105,17 +114,24 @@ def generate(
         added, exact = 0, True
         generic_gain: list[tuple[float, int]] = []
         penalty = 0.0
-        jobs = [(pricers.get(cap=stage.cap), None, generic_mult)]
-        jobs += [
-            (pricers.get(lock=c.lock, cap=stage.cap), i, c.count) for i, c in enumerate(ctx.classes)
-        ]
+        jobs: list[tuple[Lock, int | None, int]] = [((), None, generic_mult)]
+        jobs += [(c.lock, i, c.count) for i, c in enumerate(ctx.classes)]
         full = master.full_kinds()  # diving: kinds whose lines are all committed
         if full:
             exact = False  # a skipped kind leaves no bound (the dive reads only the value)
             jobs = [job for job in jobs if job[1] not in full]
-        for search, cls, mult in jobs:
+        for lock, cls, mult in jobs:
             const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
-            out = search.price(control, duals.rows, const, phase=phase)
+            if beam:
+                quick = pricers.beam(lock, stage.cap).price(duals.rows, const, EPS)
+                fresh = [p for p, _ in quick if master.add(Column(p, cls=cls))]
+                if fresh:  # improving lines without a proof: CP-SAT waits for a dry round
+                    added += len(fresh)
+                    exact = False
+                    continue
+            out = pricers.get(lock=lock, cap=stage.cap).price(
+                control, duals.rows, const, phase=phase
+            )
             prices += 1
             exact &= out.optimal
             if cls is None:

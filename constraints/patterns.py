@@ -83,6 +83,7 @@ class Context:
             current.items(), key=lambda kv: tuple(u or "" for u in kv[0])
         )
         self.current_count = len(plan.current_lines)
+        self.six_month = frozenset(u.code for u in plan.units if u.span_terms == 2)
         self._loads: dict[Pattern, int] = {}
 
     @cached_property

@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from constraints import explain
 from constraints.colgen import Pricers, dive, generate, seed_pairs
+from constraints.construct import construct
 from constraints.control import Control, Stopped
 from constraints.intmaster import Assignment, Goal, StageResult, evaluate, from_counts, solve_stage
 from constraints.master import Column, Master, Stage
-from constraints.patterns import Context
+from constraints.patterns import Context, Lock, Pattern
 from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
 from constraints.result import SolveResult, Status
@@ -34,6 +35,10 @@ IP_WORK_SHARE = 0.3
 # (the goal is 2%; the dive needs the rest), and (wall-clock safety net) while this share of
 # the time limit is left.
 STABILITY_LP_GAP = 0.005
+# The greedy first plan stops only this close to the time limit (a wall-clock safety net):
+# without it a plan whose LP cannot converge in time would end with no line at all.
+CONSTRUCT_MARGIN_S = 0.05
+GREEDY_LOAD = 1  # the greedy tries lines with at most this many service/nights rotations first
 STABILITY_RESERVE = 0.25
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
@@ -101,10 +106,11 @@ class _Run:
                 master.add(Column(q))  # type: ignore[arg-type]
         allow = plan.params.allow_shortfall
 
-        master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
-        cg = self._cg(master, pricers, "feasibility", stop_above=TOL)
-        if cg.bound > TOL:  # a valid bound above 0: no plan meets every demand
-            return self._infeasible(explain.explain(ctx, control, master))
+        if not self._construct():  # no greedy plan: phase 1 decides feasibility
+            master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
+            cg = self._cg(master, pricers, "feasibility", stop_above=TOL)
+            if cg.bound > TOL:  # a valid bound above 0: no plan meets every demand
+                return self._infeasible(explain.explain(ctx, control, master))
 
         short_cap = 0
         if allow:
@@ -222,6 +228,35 @@ class _Run:
             target = _ceil(cg.value) if cg.value is not None else None
             self._stage(goal, "stability", target=target)
         return self._result()
+
+    def _construct(self) -> bool:
+        """A greedy plan before any LP: the first answer, and phase 1's proof when found."""
+        ctx, master = self.ctx, self.master
+        assert ctx is not None and master is not None
+        t0 = time.monotonic()
+        allow = self.plan.params.allow_shortfall
+        budget = self.control.remaining - CONSTRUCT_MARGIN_S
+        out = construct(ctx, self._best_line, budget, allow_shortfall=allow)
+        self.timing["construct"] = round(time.monotonic() - t0, 3)
+        for p, cls in out.patterns:  # a warm start for the LP either way
+            master.add(Column(p, cls=cls))
+        if out.plan is None:
+            return False
+        phase = "shortfall" if allow else "lines"
+        value = sum(out.plan.shortfall.values()) if allow else out.plan.lines
+        self._keep(phase, out.plan, value, optimal=False)
+        return True
+
+    def _best_line(self, lock: Lock, values: dict, starts: dict, floor: float) -> Pattern | None:
+        """The beam's best line for these values, else CP-SAT's (exact on the row values;
+        it ignores the start bonuses)."""
+        for cap in (GREEDY_LOAD, None):  # fair lines first: fairness then starts low
+            found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
+            if found:
+                return found[0][0]
+        out = self.pricers.get(lock=lock).price(self.control, values, 0.0, phase="construct")
+        best = max(out.found, key=lambda f: f.value, default=None)
+        return best.pattern if best is not None and best.value > floor else None
 
     def _cg(self, master: Master, pricers: Pricers, phase: str, check=True, **budget):
         cg = generate(master, pricers, self.control, phase, **budget)
