@@ -14,10 +14,11 @@ import dataclasses
 
 from ortools.sat.python import cp_model
 
-from constraints.control import Control
+from constraints.colgen.control import Control
+from constraints.colgen.tolerance import TOL
 from constraints.patterns import Context
 from constraints.plan import EXPERIENCE_NAMES, Unit
-from constraints.rotations import LineShapeError, make_rotation, read_line
+from constraints.rotations import LineShapeError, Rotation, make_rotation, read_line
 from constraints.rules import PerGroup, Total, get_rule_set
 
 
@@ -79,7 +80,9 @@ def _locked(ctx: Context) -> list[str]:
                 )
     out += _partial_over_limits(ctx, owners)
     if not out:
-        from constraints.pricing import LineSearch  # local: pricing imports the solver stack
+        from constraints.colgen.pricing import (
+            LineSearch,  # local: kept off the prechecks' import path
+        )
 
         for cls in ctx.classes:
             search = LineSearch(ctx, lock=cls.lock)
@@ -102,7 +105,8 @@ def _partial_over_limits(ctx: Context, owners: dict[int, str]) -> list[str]:
     for cls in ctx.classes:
         if any(not plan.is_open(u, t) for t, u in cls.lock):
             continue  # said above
-        rotations, covered = [], set()
+        rotations: list[Rotation] = []
+        covered: set[int] = set()
         for t, code in cls.lock:
             if t in covered:
                 continue
@@ -297,7 +301,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     rule set still obeys fewer), which stops as soon as its LP meets the demand.
     """
     from constraints.colgen import Pricers, generate
-    from constraints.master import Column, Master, Stage
+    from constraints.colgen.master import Column, Master, Stage
 
     out = prechecks(ctx) or _rule_totals(ctx)
     if out:
@@ -309,10 +313,8 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
         for col in seed:
             m.add(col)
         m.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
-        cg = generate(
-            m, Pricers(c), control, "explain", max_rounds=200, target=0.0, stop_above=1e-6
-        )
-        return not cg.bound > 1e-6, m
+        cg = generate(m, Pricers(c), control, "explain", max_rounds=200, target=0.0, stop_above=TOL)
+        return not cg.bound > TOL, m
 
     if master is None:
         _, master = phase1(ctx.plan)
@@ -327,18 +329,18 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     for k in ctx.rows:
         row = plan.demand_by_key[k]
         lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
-        if lo_d > 1e-6 and row.min > 0:
+        if lo_d > TOL and row.min > 0:
             rows.setdefault(("at least", k[0], row.min), []).append((lo_d * row.min, k[1]))
-        if hi_d < -1e-6:
+        if hi_d < -TOL:
             rows.setdefault(("at most", k[0], row.max), []).append((-hi_d * row.max, k[1]))
     ranked = sorted(
         ((-sum(w for w, _ in ts), key, sorted(t for _, t in ts)) for key, ts in rows.items()),
         key=lambda r: (r[0], r[1]),
     )
     limits = []
-    if duals.lines < -1e-6 and plan.params.max_lines is not None:
+    if duals.lines < -TOL and plan.params.max_lines is not None:
         limits.append(f"at most {plan.params.max_lines} lines")
-    if duals.lines > 1e-6 and plan.params.min_lines:
+    if duals.lines > TOL and plan.params.min_lines:
         limits.append(f"at least {plan.params.min_lines} lines")
     needed = []
     for name in plan.constraints:

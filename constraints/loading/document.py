@@ -48,6 +48,9 @@ def load_plan(doc: dict) -> Plan:
     params = load_params(given(doc, "params"), p)
     if p.items:
         raise PlanError(p.items)
+    # without problems every section loaded (a section is None only with a problem)
+    assert name is not None and terms is not None and units is not None
+    assert demand is not None and locked is not None and current is not None
     return Plan(
         name=name,
         terms=tuple(terms),
@@ -69,7 +72,7 @@ def _codes_only(doc: dict) -> dict[str, Unit] | None:
     units = doc.get("units")
     if not isinstance(units, list):
         return None
-    codes = {u.get("code") for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)}
+    codes = {u["code"] for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)}
     placeholder = Unit("?", "?", "?", "?", frozenset(), "clinical")
     return {c: placeholder for c in codes}
 

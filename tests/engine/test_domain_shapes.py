@@ -98,8 +98,8 @@ def test_the_greedy_first_plan_is_valid_and_kept_under_a_short_limit():
     """The greedy plan comes before any LP (constraints/construct.py): it is valid on its
     own, and a limit too short for column generation still ends with a plan."""
     from constraints.colgen import Pricers
-    from constraints.construct import construct
-    from constraints.intmaster import Goal, evaluate
+    from constraints.colgen.construct import construct
+    from constraints.colgen.intmaster import Goal, evaluate
     from constraints.patterns import Context
 
     doc = demand_doc((13,) * 4, ["VIC_PGY2", "MAX_ONE_NIGHTS"], 3, max_lines=12)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from constraints.control import Control
+from constraints.colgen.control import Control
 from constraints.patterns import Context, Lock, Pattern
 
 SCALE = 10_000  # CP-SAT wants integer objective coefficients; duals are scaled and rounded

@@ -217,8 +217,8 @@ class BeamSearch:
         for k, c in enumerate(self.totals):
             if c.at_least is not None and s.totals[k] < c.at_least:
                 return False
-        for k, c in enumerate(self.distinct):
-            if s.distinct[k] < c.at_least:
+        for k, d in enumerate(self.distinct):
+            if s.distinct[k] < d.at_least:
                 return False
         for t, u in self.locked.items():
             if not any(r.unit.code == u and t in r.terms for r in s.rotations):

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constraints.beam import BeamSearch
-from constraints.control import Control
-from constraints.master import Column, Duals, Master
-from constraints.pairprice import PairPricer, knapsack_penalty
+from constraints.colgen.beam import BeamSearch
+from constraints.colgen.control import Control
+from constraints.colgen.master import Column, Duals, Master
+from constraints.colgen.pairprice import PairPricer, knapsack_penalty
+from constraints.colgen.pricing import SCALE, LineSearch
+from constraints.colgen.tolerance import TOL
 from constraints.patterns import Context, Lock, Pattern
-from constraints.pricing import SCALE, LineSearch
-
-EPS = 1e-6
 
 
 @dataclass
@@ -104,7 +103,7 @@ def generate(
             return CgOutcome(None, -math.inf, False, rounds, time.monotonic() - started)
         over = wall_budget is not None and time.monotonic() - started > wall_budget
         spent = max_prices is not None and prices >= max_prices
-        reached = target is not None and value <= target + EPS
+        reached = target is not None and value <= target + TOL
         close = close_enough is not None and close_enough(value, bound)
         late = reserve_s is not None and control.remaining < reserve_s
         if rounds >= max_rounds or control.stopped or over or spent or reached or close or late:
@@ -123,7 +122,7 @@ def generate(
         for lock, cls, mult in jobs:
             const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
             if beam:
-                quick = pricers.beam(lock, stage.cap).price(duals.rows, const, EPS)
+                quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL)
                 fresh = [p for p, _ in quick if master.add(Column(p, cls=cls))]
                 if fresh:  # improving lines without a proof: CP-SAT waits for a dry round
                     added += len(fresh)
@@ -140,7 +139,7 @@ def generate(
                 penalty += mult * max(0.0, out.bound + error)
             for priced in out.found:
                 p = priced.pattern
-                if _value(ctx, duals, p, const) > EPS and master.add(Column(p, cls=cls)):
+                if _value(ctx, duals, p, const) > TOL and master.add(Column(p, cls=cls)):
                     added += 1
         if pairs and stage.pairing and ctx.current:
             left = None if max_prices is None else max(1, max_prices - prices)
@@ -164,7 +163,7 @@ def generate(
         if exact:
             bound = max(bound, value - penalty)
         control.report(phase, value, bound if bound > -math.inf else None)
-        integral_gap_closed = exact and math.ceil(value - 1e-6) <= math.ceil(bound - 1e-6)
+        integral_gap_closed = exact and math.ceil(value - TOL) <= math.ceil(bound - TOL)
         proven = stop_above is not None and bound > stop_above
         if not added or integral_gap_closed or proven:  # integer objectives: ceil(bound) is final
             return CgOutcome(
@@ -220,14 +219,14 @@ def dive(
             x = master.values()
             moved = False
             for i, xi in enumerate(x):
-                f = math.floor(xi + EPS)
+                f = math.floor(xi + TOL)
                 if f > master.lower.get(i, 0):
                     master.fix(i, f)
                     moved = True
             fractional = [
                 (xi - math.floor(xi), i)
                 for i, xi in enumerate(x)
-                if xi - math.floor(xi + EPS) > EPS
+                if xi - math.floor(xi + TOL) > TOL
             ]
             if not fractional:
                 return {master.columns[i]: round(xi) for i, xi in enumerate(x) if round(xi)}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from constraints.intmaster import Assignment
+from constraints.colgen.intmaster import Assignment
 from constraints.patterns import Context, Lock, Pattern
 from constraints.rotations import make_rotation
 from constraints.rules import Total
