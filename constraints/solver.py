@@ -31,7 +31,7 @@ from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
 from constraints.result import SolveResult, Status
 from constraints.solution import Objective, Shortfall, SolutionLine
-from constraints.stability import changed_rotations
+from constraints.stability import changed_rotations, pair_lines
 
 # Deterministic work budgets, per second of params.time_limit_s: CP-SAT pricing calls for the
 # stability LP, and CP-SAT deterministic time for each integer master.
@@ -455,7 +455,12 @@ class _Run:
         bound = dict(self.bound)
         if "lines" in bound:
             bound["lines"] += ctx.fixed_lines  # report totals, like the objective
-        return SolveResult(status, lines, objective, bound, explanation or [], stats)
+        pairing = pair_lines(
+            ctx.T,
+            {ln.label: ln.rotations for ln in lines if ln.source == "new"},
+            {ln.label: ln.rotations for ln in ctx.plan.current_lines},
+        )
+        return SolveResult(status, lines, objective, bound, explanation or [], stats, pairing)
 
 
 def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:

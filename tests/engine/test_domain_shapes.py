@@ -122,3 +122,20 @@ def test_the_greedy_first_plan_is_valid_and_kept_under_a_short_limit():
     r = solve(load_plan(doc))
     assert r.status in ("FEASIBLE", "OPTIMAL") and r.lines
     assert check(plan, r.lines).violations == []
+
+
+def test_the_result_carries_the_line_pairing_behind_its_changed_rotations():
+    """result.pairing (new label -> current label) is one pairing that reaches the count."""
+    current = [
+        {"label": "C-1", "rotations": {"1": "ED", "2": "GM", "3": "REL", "4": "PSY"}},
+        {"label": "C-2", "rotations": {"1": "GM", "2": "ED", "3": "PSY", "4": "REL"}},
+    ]
+    doc = demand_doc((13,) * 4, ["VIC_PGY2"], 1, max_lines=5)
+    doc["current_lines"] = current
+    r = solved(doc)
+    assert r.objective is not None and set(r.pairing.values()) <= {"C-1", "C-2"}
+    new = {ln.label: ln.rotations for ln in r.lines if ln.source == "new"}
+    old = {c["label"]: {int(t): u for t, u in c["rotations"].items()} for c in current}
+    differ = sum(new[n][t] != old[c].get(t) for n, c in r.pairing.items() for t in range(1, 5))
+    unpaired = len(new) + len(old) - 2 * len(r.pairing)
+    assert differ + 4 * unpaired == r.objective.changed_rotations
