@@ -46,7 +46,7 @@ STABILITY_SLACK_PER_TERM = 4.0  # slack cost per term: above any change a missin
 # The greedy first plan stops only this close to the time limit (a wall-clock safety net):
 # without it a plan whose LP cannot converge in time would end with no line at all.
 CONSTRUCT_MARGIN_S = 0.05
-GREEDY_LOAD = 1  # the greedy tries lines with at most this many service/nights rotations first
+GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
@@ -312,7 +312,7 @@ class _Run:
     def _best_line(self, lock: Lock, values: dict, starts: dict, floor: float) -> Pattern | None:
         """The beam's best line for these values, else CP-SAT's (exact on the row values;
         it ignores the start bonuses)."""
-        for cap in (GREEDY_LOAD, None):  # fair lines first: fairness then starts low
+        for cap in (*GREEDY_LOADS, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found[0][0]
