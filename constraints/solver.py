@@ -46,6 +46,9 @@ STABILITY_SLACK_PER_TERM = 4.0  # slack cost per term: above any change a missin
 # The greedy first plan stops only this close to the time limit (a wall-clock safety net):
 # without it a plan whose LP cannot converge in time would end with no line at all.
 CONSTRUCT_MARGIN_S = 0.05
+# the greedy's CP-SAT fallback needs a good line, not a proof: a short cap (1000 lines: 85
+# fallbacks took ~0.6 s each uncapped)
+GREEDY_CP_SAT_CAP = 0.1
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 NOT_FOUND = (
@@ -316,7 +319,9 @@ class _Run:
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found[0][0]
-        out = self.pricers.get(lock=lock).price(self.control, values, 0.0, phase="construct")
+        out = self.pricers.get(lock=lock).price(
+            self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP
+        )
         best = max(out.found, key=lambda f: f.value, default=None)
         return best.pattern if best is not None and best.value > floor else None
 
