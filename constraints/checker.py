@@ -1,7 +1,8 @@
 """An independent checker: does a set of lines satisfy the plan, and what does it score?
 
-It shares nothing with the solver but the plan model and the rule-set clauses, so the worker
-can run it on every solution before writing anything. Violations are plain sentences naming
+It shares with the solver only the plan model, the rule-set clauses and the exact line
+pairing (`stability.py`, tested against brute force), so the worker can run it on every
+solution before writing anything. Violations are plain sentences naming
 the line, units, terms and rule set; the objective follows DOMAIN.md's priorities.
 """
 

@@ -14,11 +14,12 @@ import dataclasses
 
 from ortools.sat.python import cp_model
 
-from constraints.control import Control
+from constraints.colgen.control import Control
+from constraints.colgen.tolerance import TOL
 from constraints.patterns import Context
-from constraints.plan import EXPERIENCE_NAMES
-from constraints.rotations import LineShapeError, make_rotation, read_line
-from constraints.rules import Total, get_rule_set
+from constraints.plan import EXPERIENCE_NAMES, Unit
+from constraints.rotations import LineShapeError, Rotation, make_rotation, read_line
+from constraints.rules import PerGroup, Total, get_rule_set
 
 
 def prechecks(ctx: Context) -> list[str]:
@@ -70,8 +71,18 @@ def _locked(ctx: Context) -> list[str]:
                 f"{u} in term {t}: locked lines already use {used} places but the maximum is "
                 f"{row.max}."
             )
+    for cls in ctx.classes:
+        for t, u in cls.lock:
+            if not plan.is_open(u, t):
+                out.append(
+                    f"{u} is closed in term {t} but partially locked line {cls.labels[0]} "
+                    "is locked to it."
+                )
+    out += _partial_over_limits(ctx, owners)
     if not out:
-        from constraints.pricing import LineSearch  # local: pricing imports the solver stack
+        from constraints.colgen.pricing import (
+            LineSearch,  # local: kept off the prechecks' import path
+        )
 
         for cls in ctx.classes:
             search = LineSearch(ctx, lock=cls.lock)
@@ -85,6 +96,37 @@ def _locked(ctx: Context) -> list[str]:
                     f"Partially locked line {cls.labels[0]} ({locks}) cannot be completed into "
                     f"a line that obeys {rules}."
                 )
+    return out
+
+
+def _partial_over_limits(ctx: Context, owners: dict[int, str]) -> list[str]:
+    """A partial line whose locked rotations alone exceed a rule's "at most"."""
+    plan, out = ctx.plan, []
+    for cls in ctx.classes:
+        if any(not plan.is_open(u, t) for t, u in cls.lock):
+            continue  # said above
+        rotations: list[Rotation] = []
+        covered: set[int] = set()
+        for t, code in cls.lock:
+            if t in covered:
+                continue
+            unit = plan.unit_by_code[code]
+            # a locked six-month half counts once, whichever neighbour holds its other half
+            r = make_rotation(plan, unit, min(t, plan.term_count - unit.span_terms + 1))
+            rotations.append(r)
+            covered.update(r.terms)
+        for i, clause in enumerate(ctx.clauses):
+            if isinstance(clause, Total) and clause.at_most is not None:
+                if clause.value(rotations) > clause.at_most:
+                    what = ", ".join(f"{u} in term {t}" for t, u in cls.lock)
+                    out.append(
+                        f"Locked line {cls.labels[0]} ({what}) breaks {owners[i]}: "
+                        f"{clause.what} is {clause.value(rotations)}, at most "
+                        f"{clause.at_most} allowed."
+                    )
+            elif isinstance(clause, PerGroup):
+                for v in clause.violations(rotations):
+                    out.append(f"Locked line {cls.labels[0]} breaks {owners[i]}: {v}.")
     return out
 
 
@@ -118,36 +160,56 @@ def _term_totals(ctx: Context) -> list[str]:
 
 
 def _six_month(ctx: Context) -> list[str]:
-    plan, out = ctx.plan, []
-    T = plan.term_count
-    for u in plan.units:
-        if u.span_terms != 2:
-            continue
-        rows = {t: plan.demand_by_key.get((u.code, t)) for t in plan.ordinals}
-        m = cp_model.CpModel()
-        starts = {}
-        for t in plan.ordinals:
-            ok = t < T and rows[t] is not None and rows[t + 1] is not None
-            starts[t] = m.new_int_var(
-                0, max((r.max for r in rows.values() if r), default=0) if ok else 0, "s"
-            )
-        for t in plan.ordinals:
-            count = starts[t] + (starts[t - 1] if t > 1 else 0)
-            lo, hi = (rows[t].min, rows[t].max) if rows[t] else (0, 0)
-            m.add(count >= lo)
-            m.add(count <= hi)
-        if cp_model.CpSolver().solve(m) == cp_model.INFEASIBLE:
-            asked = ", ".join(
-                f"{r.min}-{r.max} in term {t}" if r.min != r.max else f"{r.min} in term {t}"
-                for t, r in rows.items()
-                if r is not None
-            )
-            out.append(
-                f"Six-month unit {u.code} cannot be staffed as demanded ({asked}): each of its "
-                "rotations covers two consecutive terms and may start in any term but the "
-                "last, so these numbers cannot all be met."
-            )
+    out: list[str] = []
+    for u in ctx.plan.units:
+        if u.span_terms == 2:
+            out += _six_month_unit(ctx, u)
     return out
+
+
+def _six_month_unit(ctx: Context, u: Unit) -> list[str]:
+    """A six-month unit's demand must be a sum of two-term rotations on open term pairs."""
+    plan = ctx.plan
+    T = plan.term_count
+    rows = {t: plan.demand_by_key.get((u.code, t)) for t in plan.ordinals}
+    can_start = {t: t < T and rows[t] is not None and rows[t + 1] is not None for t in rows}
+    uncovered = [
+        (t, r.min)
+        for t, r in rows.items()
+        if r is not None and r.min > 0 and not can_start[t] and not can_start.get(t - 1, False)
+    ]
+    if uncovered:
+        return [_uncoverable(plan, u.code, t, need) for t, need in uncovered]
+    m = cp_model.CpModel()
+    most = max((r.max for r in rows.values() if r), default=0)
+    starts = {t: m.new_int_var(0, most if can_start[t] else 0, f"s{t}") for t in rows}
+    for t, r in rows.items():
+        count = starts[t] + (starts[t - 1] if t > 1 else 0)
+        m.add(count >= (r.min if r else 0))
+        m.add(count <= (r.max if r else 0))
+    if cp_model.CpSolver().solve(m) != cp_model.INFEASIBLE:
+        return []
+    asked = ", ".join(
+        f"{r.min}-{r.max} in term {t}" if r.min != r.max else f"{r.min} in term {t}"
+        for t, r in rows.items()
+        if r is not None
+    )
+    return [
+        f"Six-month unit {u.code} cannot be staffed as demanded ({asked}): each of its "
+        "rotations covers two consecutive open terms and may start in any term but the "
+        "last, so these numbers cannot all be met."
+    ]
+
+
+def _uncoverable(plan, code: str, t: int, need: int) -> str:
+    """Why no six-month rotation of `code` can cover term t, in words."""
+    before = f"it is closed in term {t - 1}" if t > 1 else "no term comes before term 1"
+    after = f"it is closed in term {t + 1}" if t < plan.term_count else f"term {t} is the last"
+    return (
+        f"Six-month unit {code} needs at least {need} in term {t}, but no six-month rotation "
+        f"can cover term {t}: {before} and {after} (a six-month rotation needs two "
+        "consecutive open terms)."
+    )
 
 
 def _rotations_offered(ctx: Context, measure) -> int:
@@ -164,13 +226,20 @@ def _rotations_offered(ctx: Context, measure) -> int:
 
 
 def _rotations_required(ctx: Context, measure) -> int:
+    """Least of a per-rotation measure the minimum demand forces (a lower bound)."""
     plan, total = ctx.plan, 0
+    by_unit: dict[str, list] = {}
     for d in plan.demand:
-        u = plan.unit_by_code[d.unit]
-        if d.term + u.span_terms - 1 <= plan.term_count:
-            total += measure(make_rotation(plan, u, d.term)) * d.min
-        elif u.span_terms > 1:  # last term of a six-month unit: counted with its start
+        by_unit.setdefault(d.unit, []).append(d)
+    for code, rows in by_unit.items():
+        u = plan.unit_by_code[code]
+        if u.span_terms == 1:
+            total += sum(measure(make_rotation(plan, u, d.term)) * d.min for d in rows)
             continue
+        # each six-month rotation covers two terms' minimum: at least half of their sum
+        starts = [t for t in plan.ordinals if t < plan.term_count]
+        least = min((measure(make_rotation(plan, u, t)) for t in starts), default=0)
+        total += least * ((sum(d.min for d in rows) + 1) // 2)
     return total
 
 
@@ -232,7 +301,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     rule set still obeys fewer), which stops as soon as its LP meets the demand.
     """
     from constraints.colgen import Pricers, generate
-    from constraints.master import Column, Master, Stage
+    from constraints.colgen.master import Column, Master, Stage
 
     out = prechecks(ctx) or _rule_totals(ctx)
     if out:
@@ -244,10 +313,8 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
         for col in seed:
             m.add(col)
         m.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
-        cg = generate(
-            m, Pricers(c), control, "explain", max_rounds=200, target=0.0, stop_above=1e-6
-        )
-        return not cg.bound > 1e-6, m
+        cg = generate(m, Pricers(c), control, "explain", max_rounds=200, target=0.0, stop_above=TOL)
+        return not cg.bound > TOL, m
 
     if master is None:
         _, master = phase1(ctx.plan)
@@ -262,18 +329,18 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     for k in ctx.rows:
         row = plan.demand_by_key[k]
         lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
-        if lo_d > 1e-6 and row.min > 0:
+        if lo_d > TOL and row.min > 0:
             rows.setdefault(("at least", k[0], row.min), []).append((lo_d * row.min, k[1]))
-        if hi_d < -1e-6:
+        if hi_d < -TOL:
             rows.setdefault(("at most", k[0], row.max), []).append((-hi_d * row.max, k[1]))
     ranked = sorted(
         ((-sum(w for w, _ in ts), key, sorted(t for _, t in ts)) for key, ts in rows.items()),
         key=lambda r: (r[0], r[1]),
     )
     limits = []
-    if duals.lines < -1e-6 and plan.params.max_lines is not None:
+    if duals.lines < -TOL and plan.params.max_lines is not None:
         limits.append(f"at most {plan.params.max_lines} lines")
-    if duals.lines > 1e-6 and plan.params.min_lines:
+    if duals.lines > TOL and plan.params.min_lines:
         limits.append(f"at least {plan.params.min_lines} lines")
     needed = []
     for name in plan.constraints:

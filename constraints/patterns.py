@@ -20,12 +20,6 @@ Pattern = tuple[str, ...]  # unit code per term, index t-1; a six-month unit app
 Lock = tuple[tuple[int, str], ...]  # sorted (term, unit code) pairs of a partial line
 
 
-def line_pattern(plan: Plan, rotations: dict[int, str]) -> Pattern | None:
-    """The pattern of a full line, or None when some term is missing."""
-    units = tuple(rotations.get(t) for t in plan.ordinals)
-    return None if any(u is None for u in units) else units  # type: ignore[return-value]
-
-
 def matches(p: Pattern, q: tuple[str | None, ...]) -> int:
     """Terms where two lines take the same unit (T - Hamming distance)."""
     return sum(a == b for a, b in zip(p, q, strict=True))
@@ -41,9 +35,6 @@ class PartialClass:
     @property
     def count(self) -> int:
         return len(self.labels)
-
-    def allows(self, p: Pattern) -> bool:
-        return all(p[t - 1] == u for t, u in self.lock)
 
 
 class Context:
@@ -83,6 +74,7 @@ class Context:
             current.items(), key=lambda kv: tuple(u or "" for u in kv[0])
         )
         self.current_count = len(plan.current_lines)
+        self.six_month = frozenset(u.code for u in plan.units if u.span_terms == 2)
         self._loads: dict[Pattern, int] = {}
 
     @cached_property
@@ -104,10 +96,6 @@ class Context:
             return sum(r.unit.is_service_or_nights for r in read_line(self.plan, rotations))
         except LineShapeError:
             return 0
-
-    def violations(self, p: Pattern) -> list[str]:
-        rotations = self.rotations(p)
-        return [v for c in self.clauses for v in c.violations(rotations)]
 
     def usable(self, p: Pattern) -> bool:
         """Valid shape, open unit-terms and every selected rule."""

@@ -14,8 +14,8 @@ class Progress:
     phase: str  # e.g. "lines", "fairness", "stability"
     objective: float | None  # best value of the current phase, None before a first solution
     bound: float | None  # proven lower bound of the current phase
-    solutions: int  # solutions found so far (all phases)
-    percent: float | None  # 0..100 of the time budget or of the phase gap; None when unknown
+    solutions: int  # integer-master (CP-SAT) solutions found so far, all phases
+    percent: float | None  # 0..100 of the time limit used so far
 
 
 class CancelToken:

@@ -18,6 +18,8 @@ class SolveResult:
     bound: dict[str, int] = field(default_factory=dict)  # proven lower bound per stage
     explanation: list[str] = field(default_factory=list)
     statistics: dict = field(default_factory=dict)  # "timing" holds every wall-clock figure
+    # stability's line pairing, new line label -> current line label (unpaired: absent)
+    pairing: dict[str, str] = field(default_factory=dict)
 
     @property
     def shortfall(self) -> list[Shortfall]:
@@ -34,6 +36,7 @@ class SolveResult:
                 {"unit": s.unit, "term": s.term, "missing": s.missing} for s in self.shortfall
             ],
             "statistics": self.statistics,
+            "pairing": dict(self.pairing),
         }
 
     def deterministic_json(self) -> dict:

@@ -14,18 +14,25 @@ import time
 from collections.abc import Callable
 
 from constraints import explain
-from constraints.colgen import Pricers, dive, generate, seed_pairs
-from constraints.control import Control, Stopped
-from constraints.intmaster import Assignment, Goal, StageResult, evaluate, from_counts, solve_stage
-from constraints.master import Column, Master, Stage
-from constraints.patterns import Context
+from constraints.colgen import TOL, Pricers, dive, generate, seed_pairs
+from constraints.colgen.construct import construct
+from constraints.colgen.control import Control, Stopped
+from constraints.colgen.intmaster import (
+    Assignment,
+    Goal,
+    StageResult,
+    evaluate,
+    from_counts,
+    solve_stage,
+)
+from constraints.colgen.master import Column, Master, Stage
+from constraints.patterns import Context, Lock, Pattern
 from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
 from constraints.result import SolveResult, Status
 from constraints.solution import Objective, Shortfall, SolutionLine
-from constraints.stability import changed_rotations
+from constraints.stability import changed_rotations, pair_lines
 
-TOL = 1e-6
 # Deterministic work budgets, per second of params.time_limit_s: CP-SAT pricing calls for the
 # stability LP, and CP-SAT deterministic time for each integer master.
 PRICES_PER_SECOND = 60
@@ -34,6 +41,15 @@ IP_WORK_SHARE = 0.3
 # (the goal is 2%; the dive needs the rest), and (wall-clock safety net) while this share of
 # the time limit is left.
 STABILITY_LP_GAP = 0.005
+STABILITY_LP_SHARE = 0.5  # of the remaining time (and of the pricing budget) for its LP
+STABILITY_SLACK_PER_TERM = 4.0  # slack cost per term: above any change a missing unit saves
+# The greedy first plan stops only this close to the time limit (a wall-clock safety net):
+# without it a plan whose LP cannot converge in time would end with no line at all.
+CONSTRUCT_MARGIN_S = 0.05
+# the greedy's CP-SAT fallback needs a good line, not a proof: a short cap (1000 lines: 85
+# fallbacks took ~0.6 s each uncapped)
+GREEDY_CP_SAT_CAP = 0.1
+GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
@@ -88,33 +104,70 @@ class _Run:
 
     # --- stages ------------------------------------------------------------------------
     def execute(self) -> SolveResult:
-        plan, control = self.plan, self.control
-        ctx = self.ctx = Context(plan)
-        reasons = explain.prechecks(ctx)
-        self.timing["prechecks"] = control.elapsed()
+        """The stages in DOMAIN.md's priority order; each returns False when it must stop."""
+        reasons = self._prechecks()
         if reasons:
             return self._infeasible(reasons)
+        self._start_master()
+        if not self._construct():  # no greedy plan: phase 1 decides feasibility
+            reasons = self._feasibility()
+            if reasons:
+                return self._infeasible(reasons)
+        if self.plan.params.allow_shortfall and not self._shortfall():
+            return self._not_found()
+        if not self._lines():
+            return self._not_found()
+        self._fairness()
+        if self.ctx is not None and self.ctx.current:
+            self._stability()
+        return self._result()
+
+    def _prechecks(self) -> list[str]:
+        """Counting causes of infeasibility, in milliseconds."""
+        ctx = self.ctx = Context(self.plan)
+        reasons = explain.prechecks(ctx)
+        self.timing["prechecks"] = self.control.elapsed()
+        return reasons
+
+    def _start_master(self) -> None:
+        """The LP master, seeded with today's lines that are still valid (stability)."""
+        ctx = self._context()
         master = self.master = Master(ctx)
-        pricers = self.pricers = Pricers(ctx)
-        for q, _ in ctx.current:  # stability: start from today's lines where still valid
-            if all(u is not None for u in q) and ctx.usable(q):  # type: ignore[arg-type]
-                master.add(Column(q))  # type: ignore[arg-type]
-        allow = plan.params.allow_shortfall
+        self.pricers = Pricers(ctx)
+        for q, _ in ctx.current:
+            if None not in q:
+                pattern = tuple(u for u in q if u is not None)
+                if ctx.usable(pattern):
+                    master.add(Column(pattern))
 
+    def _feasibility(self) -> list[str]:
+        """Phase 1: minimise missing demand; a bound above 0 proves infeasibility."""
+        master = self._master()
+        allow = self.plan.params.allow_shortfall
         master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
-        cg = self._cg(master, pricers, "feasibility", stop_above=TOL)
-        if cg.bound > TOL:  # a valid bound above 0: no plan meets every demand
-            return self._infeasible(explain.explain(ctx, control, master))
+        cg = self._cg(master, self.pricers, "feasibility", stop_above=TOL)
+        if cg.bound > TOL:
+            return explain.explain(self._context(), self.control, master)
+        return []
 
-        short_cap = 0
-        if allow:
-            master.set_stage(Stage(slack_cost=1.0, art_cost=0.0))
-            cg = self._cg(master, pricers, "shortfall")
-            goal = Goal("shortfall", lower_bound=_ceil(cg.bound), allow_shortfall=True)
-            if not self._stage(goal, "shortfall", target=goal.lower_bound):
-                return self._not_found()
-            short_cap = self.values["shortfall"]
+    def _shortfall(self) -> bool:
+        """allow_shortfall: the least missing minimum demand, before everything else."""
+        master = self._master()
+        master.set_stage(Stage(slack_cost=1.0, art_cost=0.0))
+        cg = self._cg(master, self.pricers, "shortfall")
+        goal = Goal("shortfall", lower_bound=_ceil(cg.bound), allow_shortfall=True)
+        return self._stage(goal, "shortfall", target=goal.lower_bound)
 
+    def _short_cap(self) -> int:
+        return self.values.get("shortfall", 0) if self.plan.params.allow_shortfall else 0
+
+    def _lines(self) -> bool:
+        """The fewest lines; the LP value is the proven bound."""
+        master, allow, short_cap = (
+            self._master(),
+            self.plan.params.allow_shortfall,
+            self._short_cap(),
+        )
         master.set_stage(
             Stage(
                 line_cost=1.0,
@@ -124,17 +177,25 @@ class _Run:
                 shortfall_cap=short_cap,
             )
         )
-        cg = self._cg(master, pricers, "lines")
+        cg = self._cg(master, self.pricers, "lines")
         goal = Goal(
             "lines",
             lower_bound=max(_ceil(cg.bound), 0),
             shortfall_cap=short_cap,
             allow_shortfall=allow,
         )
-        if not self._stage(goal, "lines", target=goal.lower_bound):
-            return self._not_found()
-        lines = self.values["lines"]
+        return self._stage(goal, "lines", target=goal.lower_bound)
 
+    def _fairness(self) -> None:
+        """The smallest service-or-nights cap per line at the line count just proven: each
+        cap below the current plan's is tried on the LP (a bound above the line count
+        proves it impossible), then the lowest possible one is dived for."""
+        ctx, master = self._context(), self._master()
+        allow, short_cap, lines = (
+            self.plan.params.allow_shortfall,
+            self._short_cap(),
+            self.values["lines"],
+        )
         floor = max((ctx.fixed_load(ln.rotations) for ln in ctx.full_locked), default=0)
         assert self.best is not None
         high = max(self.best.max_load(ctx), floor)
@@ -146,13 +207,13 @@ class _Run:
                     line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(0, lines), cap=cap
                 )
             )
-            cg = self._cg(master, pricers, "fairness")
+            cg = self._cg(master, self.pricers, "fairness")
             if cg.bound > lines + penalty * short_cap + TOL:
                 continue  # proven: no plan with this line count keeps every line under `cap`
             f_lb = cap
             break
         self.bound["fairness"] = f_lb
-        self.timing["fairness_bound_at"] = round(control.elapsed(), 3)
+        self.timing["fairness_bound_at"] = round(self.control.elapsed(), 3)
         if f_lb < high:
             master.set_stage(
                 Stage(
@@ -174,54 +235,95 @@ class _Run:
             self._stage(goal, "fairness")
         self.values["fairness"] = max(self.best.max_load(ctx), floor)
         self.proven["fairness"] = self.values["fairness"] <= f_lb
-        cap = self.values["fairness"]
 
-        if ctx.current:
-            penalty_s = 4.0 * ctx.T
-            master.set_stage(
-                Stage(  # penalised slacks keep every dive step's LP feasible
-                    line_cost=0.0,
-                    slack_cost=penalty_s,
-                    art_cost=penalty_s,
-                    slack_allowed=True,
-                    shortfall_cap=short_cap if allow else None,
-                    lines=(lines, lines),
-                    cap=cap,
-                    pairing=True,
-                )
-            )
-            seed_pairs(master)
-            # Stability only refines an optimal plan: keep time for the dive and the IP, and
-            # stop pricing once the LP is within STABILITY_LP_GAP of its proven bound.
-            limit = self.plan.params.time_limit_s
-            base = ctx.T * max(lines, ctx.current_count)
-            cg = self._cg(
-                master,
-                pricers,
-                "stability",
-                budget_s=0.5 * self.control.remaining,
-                max_prices=max(1, round(0.5 * PRICES_PER_SECOND * limit)),
-                close_enough=lambda v, b: v - b <= STABILITY_LP_GAP * max(base + v, 1.0),
-                reserve_s=STABILITY_RESERVE * limit,
-                check=False,
-            )
-            trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
-            lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
-            self.bound["stability"] = max(lp, trivial)
-            self.control.check()  # the bound is kept even when the time limit hit the LP
-            goal = Goal(
-                "stability",
-                lower_bound=self.bound["stability"],
-                lines=lines,
+    def _stability(self) -> None:
+        """The fewest changed rotations against today's lines, by pairing columns."""
+        ctx, master = self._context(), self._master()
+        allow, short_cap = self.plan.params.allow_shortfall, self._short_cap()
+        lines, cap = self.values["lines"], self.values["fairness"]
+        penalty = STABILITY_SLACK_PER_TERM * ctx.T
+        master.set_stage(
+            Stage(  # penalised slacks keep every dive step's LP feasible
+                line_cost=0.0,
+                slack_cost=penalty,
+                art_cost=penalty,
+                slack_allowed=True,
+                shortfall_cap=short_cap if allow else None,
+                lines=(lines, lines),
                 cap=cap,
-                shortfall_cap=short_cap,
-                allow_shortfall=allow,
+                pairing=True,
             )
-            # Dive target in LP units: the restricted LP's own value (its bound when the LP
-            # did not converge is lower, and a dive cannot price its way down to it).
-            target = _ceil(cg.value) if cg.value is not None else None
-            self._stage(goal, "stability", target=target)
-        return self._result()
+        )
+        seed_pairs(master)
+        # Stability only refines an optimal plan: keep time for the dive and the IP, and
+        # stop pricing once the LP is within STABILITY_LP_GAP of its proven bound.
+        limit = self.plan.params.time_limit_s
+        base = ctx.T * max(lines, ctx.current_count)
+        cg = self._cg(
+            master,
+            self.pricers,
+            "stability",
+            budget_s=STABILITY_LP_SHARE * self.control.remaining,
+            max_prices=max(1, round(STABILITY_LP_SHARE * PRICES_PER_SECOND * limit)),
+            close_enough=lambda v, b: v - b <= STABILITY_LP_GAP * max(base + v, 1.0),
+            reserve_s=STABILITY_RESERVE * limit,
+            check=False,
+        )
+        trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
+        lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
+        self.bound["stability"] = max(lp, trivial)
+        self.control.check()  # the bound is kept even when the time limit hit the LP
+        goal = Goal(
+            "stability",
+            lower_bound=self.bound["stability"],
+            lines=lines,
+            cap=cap,
+            shortfall_cap=short_cap,
+            allow_shortfall=allow,
+        )
+        # Dive target in LP units: the restricted LP's own value (its bound when the LP
+        # did not converge is lower, and a dive cannot price its way down to it).
+        target = _ceil(cg.value) if cg.value is not None else None
+        self._stage(goal, "stability", target=target)
+
+    def _context(self) -> Context:
+        assert self.ctx is not None
+        return self.ctx
+
+    def _master(self) -> Master:
+        assert self.master is not None
+        return self.master
+
+    def _construct(self) -> bool:
+        """A greedy plan before any LP: the first answer, and phase 1's proof when found."""
+        ctx, master = self.ctx, self.master
+        assert ctx is not None and master is not None
+        t0 = time.monotonic()
+        allow = self.plan.params.allow_shortfall
+        budget = self.control.remaining - CONSTRUCT_MARGIN_S
+        out = construct(ctx, self._best_line, budget, allow_shortfall=allow)
+        self.timing["construct"] = round(time.monotonic() - t0, 3)
+        for p, cls in out.patterns:  # a warm start for the LP either way
+            master.add(Column(p, cls=cls))
+        if out.plan is None:
+            return False
+        phase = "shortfall" if allow else "lines"
+        value = sum(out.plan.shortfall.values()) if allow else out.plan.lines
+        self._keep(phase, out.plan, value, optimal=False)
+        return True
+
+    def _best_line(self, lock: Lock, values: dict, starts: dict, floor: float) -> Pattern | None:
+        """The beam's best line for these values, else CP-SAT's (exact on the row values;
+        it ignores the start bonuses)."""
+        for cap in (*GREEDY_LOADS, None):  # fair lines first: fairness then starts low
+            found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
+            if found:
+                return found[0][0]
+        out = self.pricers.get(lock=lock).price(
+            self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP
+        )
+        best = max(out.found, key=lambda f: f.value, default=None)
+        return best.pattern if best is not None and best.value > floor else None
 
     def _cg(self, master: Master, pricers: Pricers, phase: str, check=True, **budget):
         cg = generate(master, pricers, self.control, phase, **budget)
@@ -241,11 +343,13 @@ class _Run:
         # stage's integer bound in LP units) one dive re-prices only while the LP is above
         # it, which subsumes the pool-only dive. (Dives never price stability pairs.)
         self.bound[phase] = goal.lower_bound
-        counts = None
+        counts: dict[Column, int] | None = None
+        quick: int | None = None
         if target is None:
             counts = dive(master, self.pricers, self.control, phase, rounds_per_step=0)
-        quick = evaluate(ctx, from_counts(ctx, counts), goal) if counts is not None else None
-        if quick is not None:  # kept if the time limit interrupts what follows
+        if counts is not None:
+            quick = evaluate(ctx, from_counts(ctx, counts), goal)
+        if counts is not None and quick is not None:  # kept if the time limit interrupts
             self._keep(phase, from_counts(ctx, counts), quick, optimal=quick <= goal.lower_bound)
         if quick is None or quick > goal.lower_bound:
             again = dive(
@@ -257,7 +361,7 @@ class _Run:
                 target=target,
             )
             value = evaluate(ctx, from_counts(ctx, again), goal) if again is not None else None
-            if value is not None and (quick is None or value < quick):
+            if again is not None and value is not None and (quick is None or value < quick):
                 counts = again
                 self._keep(phase, from_counts(ctx, again), value, optimal=value <= goal.lower_bound)
         self.control.check()
@@ -277,7 +381,8 @@ class _Run:
                 work = max(1.0, IP_WORK_SHARE * self.control.remaining)
             out = solve_stage(ctx, master.columns, goal, self.control, found, phase, work)
             self.timing[f"{phase}_ip"] = round(time.monotonic() - t1, 3)
-            if out.assignment is None or (value is not None and out.value > value):
+            worse = value is not None and out.value is not None and out.value > value
+            if out.assignment is None or worse:
                 out = StageResult(found, value, out.bound, False) if found else out
         self.bound[phase] = out.bound
         self.timing[f"{phase}_done_at"] = round(self.control.elapsed(), 3)
@@ -292,10 +397,13 @@ class _Run:
         return True
 
     def _keep(self, phase: str, found: Assignment, value: int, *, optimal: bool) -> None:
-        """An interim plan for a stage; a later, better one replaces it."""
+        """An interim plan for a stage; a later, better one replaces it (on a tie, the one
+        with fewer service-or-nights rotations on its busiest line: the next stage's goal)."""
         old = self.values.get(phase) if phase in self.proven else None
-        if old is not None and old <= value:
-            return
+        if old is not None and self.best is not None:
+            ctx = self._context()
+            if (old, self.best.max_load(ctx)) <= (value, found.max_load(ctx)):
+                return
         self.best, self.values[phase], self.proven[phase] = found, value, optimal
         self.timing.setdefault("first_solution", round(self.control.elapsed(), 3))
 
@@ -352,7 +460,12 @@ class _Run:
         bound = dict(self.bound)
         if "lines" in bound:
             bound["lines"] += ctx.fixed_lines  # report totals, like the objective
-        return SolveResult(status, lines, objective, bound, explanation or [], stats)
+        pairing = pair_lines(
+            ctx.T,
+            {ln.label: ln.rotations for ln in lines if ln.source == "new"},
+            {ln.label: ln.rotations for ln in ctx.plan.current_lines},
+        )
+        return SolveResult(status, lines, objective, bound, explanation or [], stats, pairing)
 
 
 def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:

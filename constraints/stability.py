@@ -30,6 +30,44 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
     terms = range(1, term_count + 1)
     new_groups = Counter(tuple(line.get(t) for t in terms) for line in new)
     current_groups = Counter(tuple(line.get(t) for t in terms) for line in current)
+    total, _ = _best_pairing(term_count, new_groups, current_groups)
+    return total
+
+
+def pair_lines(
+    term_count: int, new: Mapping[str, Line], current: Mapping[str, Line]
+) -> dict[str, str]:
+    """One optimal pairing behind `changed_rotations`: new label -> current label (labels of
+    lines left unpaired are absent). Among identical lines, labels pair in sorted order."""
+    terms = range(1, term_count + 1)
+
+    def groups(lines: Mapping[str, Line]) -> dict[tuple, list[str]]:
+        out: dict[tuple, list[str]] = {}
+        for label in sorted(lines):
+            out.setdefault(tuple(lines[label].get(t) for t in terms), []).append(label)
+        return out
+
+    new_groups, current_groups = groups(new), groups(current)
+    _, flows = _best_pairing(
+        term_count,
+        Counter({g: len(v) for g, v in new_groups.items()}),
+        Counter({g: len(v) for g, v in current_groups.items()}),
+    )
+    new_left = [list(v) for v in new_groups.values()]
+    current_left = [list(v) for v in current_groups.values()]
+    pairing: dict[str, str] = {}
+    for i, j, k in flows:
+        for _ in range(k):
+            pairing[new_left[i].pop(0)] = current_left[j].pop(0)
+    return pairing
+
+
+def _best_pairing(
+    term_count: int, new_groups: Counter, current_groups: Counter
+) -> tuple[int, list[tuple[int, int, int]]]:
+    """Most matching cells, and the flow (new group, current group, lines) achieving it."""
+    if not new_groups or not current_groups:
+        return 0, []
     codes = {
         c: i
         for i, c in enumerate(sorted({c for g in (*new_groups, *current_groups) for c in g if c}))
@@ -44,7 +82,7 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
         matches += a[:, t][:, None] == b[:, t][None, :]
     left, right = np.nonzero(matches)
     if len(left) == 0:
-        return 0
+        return 0, []
 
     new_sizes = np.array(list(new_groups.values()), dtype=np.int64)
     current_sizes = np.array(list(current_groups.values()), dtype=np.int64)
@@ -56,7 +94,7 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
         new_sizes,
         np.zeros(len(a), dtype=np.int64),
     )
-    flow.add_arcs_with_capacity_and_unit_cost(
+    pair_arcs = flow.add_arcs_with_capacity_and_unit_cost(
         (1 + left).astype(np.int32),
         (1 + len(a) + right).astype(np.int32),
         np.minimum(new_sizes[left], current_sizes[right]),
@@ -68,10 +106,13 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
         current_sizes,
         np.zeros(len(b), dtype=np.int64),
     )
-    flow.add_arc_with_capacity_and_unit_cost(source, sink, len(new), 0)  # lines left unpaired
-    flow.set_node_supply(source, len(new))
-    flow.set_node_supply(sink, -len(new))
+    n_new = int(new_sizes.sum())
+    flow.add_arc_with_capacity_and_unit_cost(source, sink, n_new, 0)  # lines left unpaired
+    flow.set_node_supply(source, n_new)
+    flow.set_node_supply(sink, -n_new)
     status = flow.solve()
     if status != flow.OPTIMAL:  # pragma: no cover - a bypass arc makes it always feasible
         raise RuntimeError(f"line pairing failed with status {status}")
-    return -flow.optimal_cost()
+    flows = flow.flows(pair_arcs)
+    used = [(int(i), int(j), int(k)) for i, j, k in zip(left, right, flows, strict=True) if k]
+    return -flow.optimal_cost(), used

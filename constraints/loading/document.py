@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from constraints.loading.crosschecks import check_locks, check_six_month_units
 from constraints.loading.lines import load_lines
 from constraints.loading.params import load_constraints, load_params
 from constraints.loading.problems import PlanError, Problems, field_key, given, json_type
@@ -47,12 +46,11 @@ def load_plan(doc: dict) -> Plan:
     )
     constraints = load_constraints(given(doc, "constraints"), p)
     params = load_params(given(doc, "params"), p)
-    if units is not None and demand is not None and terms is not None:
-        check_six_month_units(units, demand, len(terms), p)
-        if locked is not None:
-            check_locks(locked, unit_by_code, demand, len(terms), p)
     if p.items:
         raise PlanError(p.items)
+    # without problems every section loaded (a section is None only with a problem)
+    assert name is not None and terms is not None and units is not None
+    assert demand is not None and locked is not None and current is not None
     return Plan(
         name=name,
         terms=tuple(terms),
@@ -74,7 +72,7 @@ def _codes_only(doc: dict) -> dict[str, Unit] | None:
     units = doc.get("units")
     if not isinstance(units, list):
         return None
-    codes = {u.get("code") for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)}
+    codes = {u["code"] for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)}
     placeholder = Unit("?", "?", "?", "?", frozenset(), "clinical")
     return {c: placeholder for c in codes}
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from constraints.limits import LIMITS
 from constraints.loading.problems import MISSING, Problems, given
-from constraints.plan import EXPERIENCES, KINDS, Demand, Term, Unit
+from constraints.plan import EXPERIENCES, KINDS, Demand, Kind, Term, Unit
 
 
 def load_terms(raw: object, p: Problems) -> list[Term] | None:
@@ -85,13 +87,18 @@ def _load_unit(obj: dict, f: str, p: Problems, max_term_weeks: int | None) -> Un
             )
     if len(p.items) > before:
         return None
+    # no problem was added, so every reader returned a value (None only with a problem)
+    if code is None or name is None or specialty is None or subspecialty is None:
+        return None
+    if nights is None or span_terms is None or leave_weeks is None:
+        return None
     return Unit(
         code=code,
         name=name,
         specialty=specialty,
         subspecialty=subspecialty,
         experiences=experiences,
-        kind=kind,
+        kind=cast(Kind, kind),  # checked against KINDS above
         nights=nights,
         span_terms=span_terms,
         leave_weeks=leave_weeks,
@@ -118,7 +125,7 @@ def load_demand(
         return None
     first_row: dict[tuple[str, int], str] = {}
 
-    def load_row(obj: dict, f: str, p: Problems) -> Demand:
+    def load_row(obj: dict, f: str, p: Problems) -> Demand | None:
         unit = unit_ref(given(obj, "unit"), f"{f}.unit", p, unit_by_code)
         term = term_ref(given(obj, "term"), f"{f}.term", p, term_count)
         low = p.integer(given(obj, "min"), f"{f}.min", minimum=0, maximum=LIMITS["lines"])
@@ -133,6 +140,8 @@ def load_demand(
                     f"duplicate demand row (also {first_row[unit, term]})",
                 )
             first_row.setdefault((unit, term), f)
+        if unit is None or term is None or low is None or high is None:
+            return None  # a problem was added for it
         return Demand(unit, term, low, high)  # dropped by `each` if any problem was added
 
     return p.each(items, "demand", load_row)

@@ -9,12 +9,12 @@ import pytest
 
 from constraints import load_plan
 from constraints.colgen import Pricers, generate
-from constraints.control import Control
+from constraints.colgen.control import Control
+from constraints.colgen.master import Column, Duals, Master, Stage
+from constraints.colgen.pairprice import PairPricer
+from constraints.colgen.pricing import SCALE
 from constraints.generator import generate_plan
-from constraints.master import Column, Duals, Master, Stage
-from constraints.pairprice import PairPricer
 from constraints.patterns import Context
-from constraints.pricing import SCALE
 from constraints.progress import ProgressReporter
 
 
@@ -108,7 +108,7 @@ def test_a_stage_interrupted_after_its_dive_returns_the_dive_plan(monkeypatch):
     """The time limit striking during the integer master keeps the plan the dive found."""
     import constraints.solver as solver
     from constraints import check
-    from constraints.control import Stopped
+    from constraints.colgen.control import Stopped
 
     doc = generate_plan("PGY2", 120, 1)
     plan = load_plan(doc)
@@ -133,7 +133,7 @@ def test_a_stage_interrupted_after_its_dive_returns_the_dive_plan(monkeypatch):
 
 
 def test_closest_current_patterns_match_the_plain_sort():
-    from constraints.intmaster import _closest
+    from constraints.colgen.intmaster import _closest
     from constraints.patterns import matches
 
     ctx = _context("PGY2", 120)

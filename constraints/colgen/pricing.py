@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from constraints.control import Control
+from constraints.colgen.control import Control
 from constraints.patterns import Context, Lock, Pattern
 
+PRICING_TIME_CAP = 5.0  # seconds (deterministic units in deterministic mode) per pricing call
 SCALE = 10_000  # CP-SAT wants integer objective coefficients; duals are scaled and rounded
 
 
@@ -81,6 +82,7 @@ class LineSearch:
         constant: float,
         hint: Pattern | None = None,
         phase: str = "pricing",
+        time_cap: float = PRICING_TIME_CAP,
     ) -> PricingOutcome:
         """Maximise the sum of row values over the line's unit-terms, plus a constant."""
         if self.empty:
@@ -107,7 +109,7 @@ class LineSearch:
             pattern = tuple(units[t] for t in self.ctx.plan.ordinals)
             found.append(Priced(pattern, cb.objective_value / SCALE))
 
-        out = control.run(m, phase, time_cap=5.0, collect=collect)
+        out = control.run(m, phase, time_cap=time_cap, collect=collect)
         if not out.found:
             infeasible = out.status == cp_model.INFEASIBLE
             return PricingOutcome([], float("-inf") if infeasible else float("inf"), infeasible)

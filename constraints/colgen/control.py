@@ -154,4 +154,4 @@ class Control:
                 self._current = None
         if self.cancelled:
             raise Stopped
-        return CpOutcome(status, solver)
+        return CpOutcome(int(status), solver)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constraints.control import Control
-from constraints.master import Column, Duals, Master
-from constraints.pairprice import PairPricer, knapsack_penalty
-from constraints.patterns import Context, Pattern
-from constraints.pricing import SCALE, LineSearch
-
-EPS = 1e-6
+from constraints.colgen.beam import BeamSearch
+from constraints.colgen.control import Control
+from constraints.colgen.master import Column, Duals, Master
+from constraints.colgen.pairprice import PairPricer, knapsack_penalty
+from constraints.colgen.pricing import SCALE, LineSearch
+from constraints.colgen.tolerance import TOL
+from constraints.patterns import Context, Lock, Pattern
 
 
 @dataclass
@@ -40,6 +40,7 @@ class Pricers:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[tuple, LineSearch] = {}
+        self._beams: dict[tuple, BeamSearch] = {}
         self._pairs: PairPricer | None = None
 
     def get(self, lock=(), cap=None) -> LineSearch:
@@ -47,6 +48,12 @@ class Pricers:
         if key not in self._cache:
             self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap)
         return self._cache[key]
+
+    def beam(self, lock=(), cap=None) -> BeamSearch:
+        key = (lock, cap)
+        if key not in self._beams:
+            self._beams[key] = BeamSearch(self.ctx, lock=lock, max_load=cap)
+        return self._beams[key]
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
@@ -73,6 +80,7 @@ def generate(
     stop_above: float | None = None,
     close_enough: Callable[[float, float], bool] | None = None,
     reserve_s: float | None = None,
+    beam: bool = True,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
@@ -95,7 +103,7 @@ def generate(
             return CgOutcome(None, -math.inf, False, rounds, time.monotonic() - started)
         over = wall_budget is not None and time.monotonic() - started > wall_budget
         spent = max_prices is not None and prices >= max_prices
-        reached = target is not None and value <= target + EPS
+        reached = target is not None and value <= target + TOL
         close = close_enough is not None and close_enough(value, bound)
         late = reserve_s is not None and control.remaining < reserve_s
         if rounds >= max_rounds or control.stopped or over or spent or reached or close or late:
@@ -105,17 +113,24 @@ def generate(
         added, exact = 0, True
         generic_gain: list[tuple[float, int]] = []
         penalty = 0.0
-        jobs = [(pricers.get(cap=stage.cap), None, generic_mult)]
-        jobs += [
-            (pricers.get(lock=c.lock, cap=stage.cap), i, c.count) for i, c in enumerate(ctx.classes)
-        ]
+        jobs: list[tuple[Lock, int | None, int]] = [((), None, generic_mult)]
+        jobs += [(c.lock, i, c.count) for i, c in enumerate(ctx.classes)]
         full = master.full_kinds()  # diving: kinds whose lines are all committed
         if full:
             exact = False  # a skipped kind leaves no bound (the dive reads only the value)
             jobs = [job for job in jobs if job[1] not in full]
-        for search, cls, mult in jobs:
+        for lock, cls, mult in jobs:
             const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
-            out = search.price(control, duals.rows, const, phase=phase)
+            if beam:
+                quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL)
+                fresh = [p for p, _ in quick if master.add(Column(p, cls=cls))]
+                if fresh:  # improving lines without a proof: CP-SAT waits for a dry round
+                    added += len(fresh)
+                    exact = False
+                    continue
+            out = pricers.get(lock=lock, cap=stage.cap).price(
+                control, duals.rows, const, phase=phase
+            )
             prices += 1
             exact &= out.optimal
             if cls is None:
@@ -124,7 +139,7 @@ def generate(
                 penalty += mult * max(0.0, out.bound + error)
             for priced in out.found:
                 p = priced.pattern
-                if _value(ctx, duals, p, const) > EPS and master.add(Column(p, cls=cls)):
+                if _value(ctx, duals, p, const) > TOL and master.add(Column(p, cls=cls)):
                     added += 1
         if pairs and stage.pairing and ctx.current:
             left = None if max_prices is None else max(1, max_prices - prices)
@@ -148,7 +163,7 @@ def generate(
         if exact:
             bound = max(bound, value - penalty)
         control.report(phase, value, bound if bound > -math.inf else None)
-        integral_gap_closed = exact and math.ceil(value - 1e-6) <= math.ceil(bound - 1e-6)
+        integral_gap_closed = exact and math.ceil(value - TOL) <= math.ceil(bound - TOL)
         proven = stop_above is not None and bound > stop_above
         if not added or integral_gap_closed or proven:  # integer objectives: ceil(bound) is final
             return CgOutcome(
@@ -204,14 +219,14 @@ def dive(
             x = master.values()
             moved = False
             for i, xi in enumerate(x):
-                f = math.floor(xi + EPS)
+                f = math.floor(xi + TOL)
                 if f > master.lower.get(i, 0):
                     master.fix(i, f)
                     moved = True
             fractional = [
                 (xi - math.floor(xi), i)
                 for i, xi in enumerate(x)
-                if xi - math.floor(xi + EPS) > EPS
+                if xi - math.floor(xi + TOL) > TOL
             ]
             if not fractional:
                 return {master.columns[i]: round(xi) for i, xi in enumerate(x) if round(xi)}

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from constraints.control import Control
-from constraints.master import Column, Duals, Master
+from constraints.colgen.control import Control
+from constraints.colgen.master import Column, Duals, Master
+from constraints.colgen.pricing import SCALE, LineSearch
+from constraints.colgen.tolerance import TOL
 from constraints.patterns import Pattern
-from constraints.pricing import SCALE, LineSearch
 
-EPS = 1e-6
 LARGE = 1e9  # stands in for -inf so that sums stay finite
 
 
@@ -49,9 +49,10 @@ class PairPricer:
         self.code = np.full((len(ctx.current), ctx.T), -1, dtype=np.int64)
         for j, (q, _) in enumerate(ctx.current):
             for t, units in enumerate(self.open):
-                if q[t] in units:
-                    self.match[j, t, units.index(q[t])] = 1.0
-                    self.code[j, t] = units.index(q[t])
+                u = q[t]
+                if u is not None and u in units:
+                    self.match[j, t, units.index(u)] = 1.0
+                    self.code[j, t] = units.index(u)
         self.full = (self.code >= 0).all(axis=1)  # q names an open unit in every term
         self._valid: dict[tuple, bool] = {}
 
@@ -117,16 +118,16 @@ class PairPricer:
         """
         q = self.ctx.current[j][0]
         found: list[Pattern] = []
-        top = EPS  # below EPS counts as nothing to gain
+        top = TOL  # below TOL counts as nothing to gain
         for k in range(size + 1):
             if k == 0:
                 base, _ = self._swaps(j, d, duals, constant, 1)
-                if base > EPS and self.valid(q):  # type: ignore[arg-type]
+                if base > TOL and self.valid(q):  # type: ignore[arg-type]
                     found.append(q)  # type: ignore[arg-type]
                     top = base
                 continue
             groups = self._swaps(j, d, duals, constant, k)[1]
-            hits = [np.flatnonzero(grid > EPS) for _, grid in groups]
+            hits = [np.flatnonzero(grid > TOL) for _, grid in groups]
             vals = np.concatenate([g.flat[h] for (_, g), h in zip(groups, hits, strict=True)])
             which = np.concatenate([np.full(len(h), i) for i, h in enumerate(hits)])
             where = np.concatenate(hits)
@@ -172,11 +173,11 @@ class PairPricer:
         out = PairRound(bounds=list(self.relaxed(duals, constant)))
         error = (ctx.T + 2) / SCALE
         d = self._dual_grid(duals)
-        tol = error + EPS  # the pricing models' own rounding tolerance
+        tol = error + TOL  # the pricing models' own rounding tolerance
         far1 = self.far(d, duals, constant, generic, ctx.T - 2)
         far2 = self.far(d, duals, constant, generic, ctx.T - 3)
         exact: list[float] = list(out.bounds)  # what is left for CP-SAT per q
-        for j in np.flatnonzero(self.full & (np.array(out.bounds) > EPS)):
+        for j in np.flatnonzero(self.full & (np.array(out.bounds) > TOL)):
             size, rest = (1, far1[j]) if far1[j] <= tol else (2, far2[j])
             top, found, left = self.near(int(j), d, duals, constant, size, tries)
             rest = max(rest, left)
@@ -185,28 +186,34 @@ class PairPricer:
             for p in found:
                 out.added += master.add(Column(p, pair=int(j)))
         cp_added = 0
-        order = sorted((-b, j) for j, b in enumerate(exact) if b > EPS)
-        for _, j in order:
+        order = sorted((-float(b), int(q_index)) for q_index, b in enumerate(exact) if b > TOL)
+        for _, q_index in order:
             if cp_added >= batch or (max_calls is not None and out.priced >= max_calls):
                 out.complete = False
                 break
             if control.stopped:
                 out.complete = False
                 break
-            q = ctx.current[j][0]
+            q = ctx.current[q_index][0]
             values = dict(duals.rows)
             for t, u in enumerate(q, 1):
                 if u is not None and (u, t) in values:
                     values[(u, t)] += 1.0
-            hint = q if all(u is not None for u in q) else None
-            res = search.price(control, values, constant + duals.pairs[j], hint=hint, phase=phase)
+            hint = tuple(u for u in q if u is not None) if None not in q else None
+            res = search.price(
+                control, values, constant + duals.pairs[q_index], hint=hint, phase=phase
+            )
             out.priced += 1
             out.complete &= res.optimal  # an unproven search still bounds q (best bound)
-            out.bounds[j] = min(out.bounds[j], res.bound + error)
+            out.bounds[q_index] = min(out.bounds[q_index], res.bound + error)
             for priced in res.found:
                 p = priced.pattern
-                v = sum(values[(u, t)] for t, u in enumerate(p, 1)) + constant + duals.pairs[j]
-                if v > EPS and master.add(Column(p, pair=j)):
+                v = (
+                    sum(values[(u, t)] for t, u in enumerate(p, 1))
+                    + constant
+                    + duals.pairs[q_index]
+                )
+                if v > TOL and master.add(Column(p, pair=q_index)):
                     cp_added += 1
         out.added += cp_added
         return out

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from constraints.control import Control
-from constraints.master import Column
+from constraints.colgen.control import Control
+from constraints.colgen.master import Column
 from constraints.patterns import Context, Pattern, matches
 
 PAIR_BUDGET = 60_000
@@ -152,6 +152,7 @@ def solve_stage(
         m.add(total_short <= goal.shortfall_cap)
 
     z: dict[tuple[Pattern, int], cp_model.IntVar] = {}
+    objective: cp_model.LinearExprT
     if goal.kind == "shortfall":
         objective = total_short
     elif goal.kind == "lines":

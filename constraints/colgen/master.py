@@ -24,10 +24,6 @@ class Column:
     cls: int | None = None  # partial-line class index
     pair: int | None = None  # current-pattern index (stability)
 
-    @property
-    def generic(self) -> bool:
-        return self.cls is None
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -198,12 +194,6 @@ class Master:
             classes=[r.dual_value() for r in self.class_rows],
             pairs=[r.dual_value() for r in self.pair_rows],
         )
-
-    def artificial(self) -> float:
-        return self.art_lines.solution_value() + sum(v.solution_value() for v in self.art_classes)
-
-    def shortfall(self) -> float:
-        return sum(v.solution_value() for v in self.slack.values())
 
     def values(self) -> list[float]:
         return [v.solution_value() for v in self.vars]

@@ -1,0 +1,225 @@
+"""A constructive plan: greedy lines that cover the minimum demand, before any LP.
+
+Each step asks the beam (`beam.py`) for the valid line that covers the most unit-terms still
+short of their minimum (rows already at their maximum are closed to it), and takes as many
+copies of it as the shortest of those rows still needs. Partially locked classes are built
+first (their lines exist whatever happens), then generic lines until every minimum is met,
+then filler lines up to `min_lines`. In milliseconds to a few seconds it gives:
+
+- an early valid plan, kept as the lines stage's interim answer (a time limit never ends a
+  feasible plan with nothing when this succeeds);
+- a proof of feasibility, so phase 1 is skipped;
+- a warm start for the LP master (its patterns).
+
+It is greedy and may fail (tight maxima); its lines then still warm-start phase 1.
+A step asks the beam first and the exact CP-SAT pricing model only when the beam finds no
+line (a narrow beam can miss the few lines a lock and the rules leave).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from constraints.colgen.intmaster import Assignment
+from constraints.patterns import Context, Lock, Pattern
+from constraints.rotations import make_rotation
+from constraints.rules import Total
+
+# best valid line of a kind (its lock) for row values and six-month start bonuses, if its
+# value exceeds the floor
+Values = dict[tuple[str, int], float]
+Price = Callable[[Lock, Values, Values, float], Pattern | None]
+
+CLOSED = -1e6  # row value of a unit-term at its maximum: the beam never takes it
+NEED_BONUS = 0.5  # extra value for rows with more need (breaks ties toward big rows)
+# A six-month unit's minimum is met by a start plan fixed up front (`_six_month_starts`):
+# left to the greedy, its rotations tile the terms badly and strand a term whose neighbour
+# is already full (the dead end on 1000-line plans). Planned starts are worth this much.
+START_VALUE = 3.0
+RATIONED_BONUS = 1.0  # extra value for a needy row of a rationed unit (`_rationed`)
+SCARCE = 0.3  # cost of taking a unit-term nobody needs, over its places left (keep room)
+COVERS_SOMETHING = 0.5  # a covering line must reach at least one row (or start) still short
+
+
+@dataclass
+class Constructed:
+    plan: Assignment | None  # every line valid and every limit kept, or None
+    patterns: list[tuple[Pattern, int | None]]  # (pattern, class or None) met on the way
+
+
+@dataclass
+class _Left:
+    """What the greedy still has to cover, and the room it has left."""
+
+    need: dict[tuple[str, int], int]  # single-term rows: minimum still short
+    starts: dict[tuple[str, int], int]  # six-month (unit, first term): planned, not placed
+    room: dict[tuple[str, int], int]
+    rationed: frozenset[str]  # units a rule's "at most" limits per line (service, nights)
+
+    def short(self) -> bool:
+        return any(v > 0 for v in self.need.values()) or any(self.starts.values())
+
+
+def construct(
+    ctx: Context, price: Price, budget_s: float, *, allow_shortfall: bool = False
+) -> Constructed:
+    """Greedy lines; `plan` is None when greedy got stuck or ran out of its budget."""
+    started = time.monotonic()
+    left = _Left(
+        {k: max(ctx.lo[k], 0) for k in ctx.rows if k[0] not in ctx.six_month},
+        _six_month_starts(ctx),
+        {k: ctx.hi[k] for k in ctx.rows},
+        _rationed(ctx),
+    )
+    out = Constructed(None, [])
+    classes: list[dict[Pattern, int]] = []
+    for i, cls in enumerate(ctx.classes):
+        got = _fill(ctx, price, cls.lock, left, cls.count)
+        out.patterns += [(p, i) for p in got]
+        if sum(got.values()) < cls.count:
+            return out
+        classes.append(got)
+    generic: dict[Pattern, int] = defaultdict(int)
+    lines = 0
+    while left.short() and lines < ctx.max_generic:
+        if time.monotonic() - started > budget_s:
+            return out
+        p = price((), *_values(ctx, left), COVERS_SOMETHING)
+        if p is None:
+            break
+        k = _take(ctx, p, left, ctx.max_generic - lines, covering=True)
+        if k <= 0:
+            break
+        generic[p] += k
+        lines += k
+        out.patterns.append((p, None))
+    short = _shortfall(ctx, generic, classes)
+    if short and not allow_shortfall:
+        return out
+    if lines < ctx.min_generic:
+        extra = _fill(ctx, price, (), left, ctx.min_generic - lines)
+        out.patterns += [(p, None) for p in extra]
+        if sum(extra.values()) < ctx.min_generic - lines:
+            return out
+        for p, k in extra.items():
+            generic[p] += k
+    out.plan = Assignment(dict(generic), classes, short)
+    return out
+
+
+def _rationed(ctx: Context) -> frozenset[str]:
+    """Units an "at most" rule counts (service weeks, nights, non-clinical): a line takes
+    few of them, so their minimum must be met early, while lines are left to carry it."""
+    plan = ctx.plan
+    limits = [c for c in ctx.clauses if isinstance(c, Total) and c.at_most is not None]
+    return frozenset(
+        u.code for u in plan.units if any(c.measure(make_rotation(plan, u, 1)) > 0 for c in limits)
+    )
+
+
+def _six_month_starts(ctx: Context) -> dict[tuple[str, int], int]:
+    """Per six-month unit, how many rotations start in each term: the fewest that meet its
+    minimum within its maximum (empty for a unit that cannot; the LP then takes over)."""
+    plan = ctx.plan
+    out: dict[tuple[str, int], int] = {}
+    for code in sorted(ctx.six_month):
+        m = cp_model.CpModel()
+        s = {}
+        for t in plan.ordinals:
+            ok = t < ctx.T and (code, t) in ctx.hi and (code, t + 1) in ctx.hi
+            top = min(ctx.hi[(code, t)], ctx.hi[(code, t + 1)]) if ok else 0
+            s[t] = m.new_int_var(0, max(top, 0), f"s{t}")
+        for t in plan.ordinals:
+            if (code, t) not in ctx.hi:
+                continue
+            count = s[t] + (s[t - 1] if t > 1 else 0)
+            m.add(count >= max(ctx.lo[(code, t)], 0))
+            m.add(count <= max(ctx.hi[(code, t)], 0))
+        m.minimize(sum(s.values()))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.max_time_in_seconds = 1.0
+        if solver.solve(m) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            out.update({(code, t): solver.value(v) for t, v in s.items() if solver.value(v)})
+    return out
+
+
+def _values(ctx: Context, left: _Left) -> tuple[Values, Values]:
+    """Row values and six-month start bonuses for the beam, from what is left."""
+    top = max(left.need.values(), default=0) or 1
+    rows: Values = {}
+    for k, room in left.room.items():
+        need = left.need.get(k, 0)
+        if room <= 0:
+            rows[k] = CLOSED
+        elif need > 0:
+            rows[k] = 1.0 + NEED_BONUS * need / top + RATIONED_BONUS * (k[0] in left.rationed)
+        else:
+            rows[k] = -SCARCE / room
+    starts = {k: START_VALUE for k, v in left.starts.items() if v > 0}
+    return rows, starts
+
+
+def _rotations(ctx: Context, p: Pattern) -> list[tuple[str, int]]:
+    """(unit, first term) of each six-month rotation of line p, read left to right."""
+    out, t = [], 1
+    while t <= ctx.T:
+        u = p[t - 1]
+        if u in ctx.six_month:
+            out.append((u, t))
+            t += 2
+        else:
+            t += 1
+    return out
+
+
+def _take(ctx: Context, p: Pattern, left: _Left, most: int, *, covering: bool) -> int:
+    """Copies of line p to take (as many as its most nearly met need allows); take them."""
+    rows = [(u, t) for t, u in enumerate(p, 1)]
+    six = [k for k in _rotations(ctx, p) if left.starts.get(k, 0) > 0]
+    short = [left.need[r] for r in rows if left.need.get(r, 0) > 0]
+    short += [left.starts[k] for k in six]
+    if covering and not short:
+        return 0
+    k = min([most] + [left.room[r] for r in rows] + ([min(short)] if short else []))
+    if k <= 0:
+        return k
+    for r in rows:
+        if r in left.need:
+            left.need[r] = max(left.need[r] - k, 0)
+        left.room[r] -= k
+    for key in six:
+        left.starts[key] = max(left.starts[key] - k, 0)
+    return k
+
+
+def _shortfall(
+    ctx: Context, generic: dict[Pattern, int], classes: list[dict[Pattern, int]]
+) -> dict[tuple[str, int], int]:
+    """Minimum demand the lines leave unmet, per unit-term."""
+    cover: dict[tuple[str, int], int] = defaultdict(int)
+    for counts in [generic, *classes]:
+        for p, k in counts.items():
+            for t, u in enumerate(p, 1):
+                cover[(u, t)] += k
+    return {r: ctx.lo[r] - cover[r] for r in ctx.rows if cover[r] < ctx.lo[r]}
+
+
+def _fill(ctx: Context, price: Price, lock: Lock, left: _Left, count: int) -> dict[Pattern, int]:
+    """Up to `count` lines of one kind, each the best for what is left."""
+    out: dict[Pattern, int] = defaultdict(int)
+    while count > 0:
+        p = price(lock, *_values(ctx, left), CLOSED / 2)
+        if p is None:
+            break
+        k = _take(ctx, p, left, count, covering=False)
+        if k <= 0:
+            break
+        out[p] += k
+        count -= k
+    return dict(out)
