@@ -21,6 +21,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_engine as bench  # a sibling script, not a package
@@ -45,15 +46,15 @@ class Naive:
         self.slots = self._slot_count()
         # per slot: (term, unit) -> the slot holds that unit in that term (a Boolean, or the
         # sum of the two six-month starts that cover the term), and unit -> its rotations
-        self.x: list[dict[tuple[int, str], object]] = []
-        self.rot: list[dict[str, object]] = []
-        self.use = [self.m.NewBoolVar(f"use{s}") for s in range(self.slots)]
+        self.x: list[dict[tuple[int, str], Any]] = []
+        self.rot: list[dict[str, Any]] = []
+        self.use = [self.m.new_bool_var(f"use{s}") for s in range(self.slots)]
         for s in range(self.slots):
             self._slot(s)
         self._demand()
         self._locks()
         for s in range(len(self.locked), self.slots - 1):  # interchangeable generic slots
-            self.m.Add(self.use[s] >= self.use[s + 1])
+            self.m.add(self.use[s] >= self.use[s + 1])
 
     def _slot_count(self) -> int:
         params = self.doc.get("params", {})
@@ -67,17 +68,17 @@ class Naive:
 
     def _slot(self, s: int) -> None:
         m = self.m
-        x: dict[tuple[int, str], object] = {}
+        x: dict[tuple[int, str], Any] = {}
         starts: dict[str, list] = defaultdict(list)
         for code, t in self.demand:
             if self.units[code]["span_terms"] == 1:
-                x[t, code] = m.NewBoolVar("")
+                x[t, code] = m.new_bool_var("")
                 starts[code].append(x[t, code])
         for code, unit in self.units.items():
             if unit["span_terms"] != 2:
                 continue
             begin = {
-                t: m.NewBoolVar("")
+                t: m.new_bool_var("")
                 for t in range(1, self.T)
                 if (code, t) in self.demand and (code, t + 1) in self.demand
             }
@@ -90,7 +91,7 @@ class Naive:
         for (t, _), var in x.items():
             by_term[t].append(var)
         for t in self.weeks:
-            m.Add(sum(by_term[t]) == self.use[s])
+            m.add(sum(by_term[t]) == self.use[s])
         self.x.append(x)
         self.rot.append({code: sum(starts[code]) for code in self.units})
         self._rules(s)
@@ -100,23 +101,23 @@ class Naive:
         allow = self.doc.get("params", {}).get("allow_shortfall", False)
         for (code, t), (lo, hi) in self.demand.items():
             count = sum(x[t, code] for x in self.x if (t, code) in x)
-            self.m.Add(count <= hi)
+            self.m.add(count <= hi)
             if allow and lo > 0:
-                miss = self.m.NewIntVar(0, lo, "")
-                self.m.Add(count + miss >= lo)
+                miss = self.m.new_int_var(0, lo, "")
+                self.m.add(count + miss >= lo)
                 self.short.append(miss)
             else:
-                self.m.Add(count >= lo)
+                self.m.add(count >= lo)
 
     def _locks(self) -> None:
         for s, line in enumerate(self.locked):
-            self.m.Add(self.use[s] == 1)
+            self.m.add(self.use[s] == 1)
             for term, code in line["rotations"].items():
                 key = (int(term), code)
                 if key not in self.x[s]:  # closed unit-term: the plan is infeasible
-                    self.m.Add(self.use[s] == 0)
+                    self.m.add(self.use[s] == 0)
                 else:
-                    self.m.Add(self.x[s][key] == 1)
+                    self.m.add(self.x[s][key] == 1)
 
     # --- rule sets, one slot at a time --------------------------------------------------------
 
@@ -124,12 +125,12 @@ class Naive:
         rules = set(self.doc.get("constraints", []))
         nights = self._count(s, lambda u: u["nights"])
         if "NO_NIGHTS" in rules:
-            self.m.Add(nights == 0)
+            self.m.add(nights == 0)
         if "MAX_ONE_NIGHTS" in rules:
-            self.m.Add(nights <= 1)
+            self.m.add(nights <= 1)
         if "NO_REPEAT_UNIT" in rules:
             for code in self.units:
-                self.m.Add(self.rot[s][code] <= 1)
+                self.m.add(self.rot[s][code] <= 1)
         if rules & {"VIC_PGY1", "VIC_PGY2"}:
             self._vic_common(s, "ABCD" if "VIC_PGY1" in rules else "ABC")
         if "VIC_PGY1" in rules:
@@ -137,10 +138,10 @@ class Naive:
         if "VIC_PGY2" in rules:
             self._vic_pgy2(s)
 
-    def _count(self, s: int, test) -> object:
+    def _count(self, s: int, test) -> Any:
         return sum(self.rot[s][c] for c, u in self.units.items() if test(u))
 
-    def _weeks(self, s: int, test) -> object:
+    def _weeks(self, s: int, test) -> Any:
         return sum(var * self.weeks[t] for (t, c), var in self.x[s].items() if test(self.units[c]))
 
     def _vic_common(self, s: int, needed: str) -> None:
@@ -148,11 +149,11 @@ class Naive:
         worked = self._weeks(s, lambda u: u["kind"] != "leave") - sum(
             self.rot[s][c] * u["leave_weeks"] for c, u in self.units.items() if u["kind"] != "leave"
         )
-        m.Add(worked >= 47 * use)
+        m.add(worked >= 47 * use)
         for sub in {u["subspecialty"] for u in self.units.values()}:
-            m.Add(self._count(s, lambda u, sub=sub: u["subspecialty"] == sub) <= 1)
+            m.add(self._count(s, lambda u, sub=sub: u["subspecialty"] == sub) <= 1)
         for e in needed:
-            m.Add(self._count(s, lambda u, e=e: e in u["experiences"]) >= use)
+            m.add(self._count(s, lambda u, e=e: e in u["experiences"]) >= use)
 
     def _vic_pgy1(self, s: int) -> None:
         m = self.m
@@ -163,40 +164,40 @@ class Naive:
             terms = sum(
                 var for (_, c), var in self.x[s].items() if self.units[c]["specialty"] == spec
             )
-            m.Add(terms <= self.T // 2)
-            flag = m.NewBoolVar("")
-            m.Add(count >= flag)
+            m.add(terms <= self.T // 2)
+            flag = m.new_bool_var("")
+            m.add(count >= flag)
             has.append(flag)
-        m.Add(sum(has) >= 4 * self.use[s])
+        m.add(sum(has) >= 4 * self.use[s])
 
     def _vic_pgy2(self, s: int) -> None:
         m = self.m
         has = []
         for sub in sorted({u["subspecialty"] for u in self.units.values()}):
-            flag = m.NewBoolVar("")
-            m.Add(self._count(s, lambda u, sub=sub: u["subspecialty"] == sub) >= flag)
+            flag = m.new_bool_var("")
+            m.add(self._count(s, lambda u, sub=sub: u["subspecialty"] == sub) >= flag)
             has.append(flag)
-        m.Add(sum(has) >= 3 * self.use[s])
-        m.Add(self._count(s, lambda u: u["kind"] == "non_clinical") <= 1)
-        m.Add(4 * self._weeks(s, lambda u: u["kind"] == "service") <= sum(self.weeks.values()))
+        m.add(sum(has) >= 3 * self.use[s])
+        m.add(self._count(s, lambda u: u["kind"] == "non_clinical") <= 1)
+        m.add(4 * self._weeks(s, lambda u: u["kind"] == "service") <= sum(self.weeks.values()))
 
     # --- objectives ---------------------------------------------------------------------------
 
-    def lines(self) -> object:
+    def lines(self) -> Any:
         return sum(self.use)
 
-    def fairness(self) -> object:
-        cap = self.m.NewIntVar(0, self.T, "fairness")
+    def fairness(self) -> Any:
+        cap = self.m.new_int_var(0, self.T, "fairness")
         for s in range(self.slots):
-            self.m.Add(cap >= self._count(s, lambda u: u["kind"] == "service" or u["nights"]))
+            self.m.add(cap >= self._count(s, lambda u: u["kind"] == "service" or u["nights"]))
         return cap
 
     def lines_doc(self, solver) -> list[dict]:
         out = []
         for s in range(self.slots):
-            if not solver.Value(self.use[s]):
+            if not solver.value(self.use[s]):
                 continue
-            rotations = {str(t): c for (t, c), var in self.x[s].items() if solver.Value(var)}
+            rotations = {str(t): c for (t, c), var in self.x[s].items() if solver.value(var)}
             label = self.locked[s]["label"] if s < len(self.locked) else f"N-{s + 1:04d}"
             out.append({"label": label, "rotations": rotations})
         return out
@@ -214,7 +215,7 @@ def solve_naive(doc: dict, limit_s: float) -> dict:
     out: dict = {"build_s": round(time.monotonic() - t0, 3), "first_s": None}
     m = naive.m
     primary = sum(naive.short) * (naive.slots + 1) + naive.lines() if naive.short else naive.lines()
-    m.Minimize(primary)
+    m.minimize(primary)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = WORKERS
     left = limit_s - (time.monotonic() - t0)
@@ -227,20 +228,20 @@ def solve_naive(doc: dict, limit_s: float) -> dict:
             if out["first_s"] is None:
                 out["first_s"] = round(time.monotonic() - t0, 3)
 
-    status = solver.Solve(m, First())
+    status = solver.solve(m, First())
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         name = "INFEASIBLE" if status == cp_model.INFEASIBLE else "TIMEOUT"
         return {**out, "status": name, "wall_s": round(time.monotonic() - t0, 3)}
     out["lines_proven_s"] = round(time.monotonic() - t0, 3) if status == cp_model.OPTIMAL else None
-    value = round(solver.ObjectiveValue())
+    value = round(solver.objective_value)
     lines = naive.lines_doc(solver)
-    m.Add(primary <= value)  # keep the line count (and shortfall) reached
-    m.ClearObjective()
-    m.Minimize(naive.fairness())
+    m.add(primary <= value)  # keep the line count (and shortfall) reached
+    m.clear_objective()
+    m.minimize(naive.fairness())
     for var in naive.use:
-        m.AddHint(var, solver.Value(var))
+        m.add_hint(var, solver.value(var))
     solver.parameters.max_time_in_seconds = max(0.1, limit_s - (time.monotonic() - t0))
-    second = solver.Solve(m)
+    second = solver.solve(m)
     if second in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         lines = naive.lines_doc(solver)
     proven = status == cp_model.OPTIMAL and second == cp_model.OPTIMAL
