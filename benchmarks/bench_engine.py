@@ -154,7 +154,10 @@ def _timings(o: Outcome) -> None:
     timing, proven = stats.get("timing", {}), stats.get("proven", {})
     events = o.solution.get("events", [])
     first = timing.get("first_solution")
-    o.first_s = _fmt(first) if first is not None else _first_event(events)
+    if not o.solution.get("lines"):
+        o.first_s = "-"  # progress reports carry LP values too: no lines, no plan
+    else:
+        o.first_s = _fmt(first) if first is not None else _first_event(events)
     if proven.get("lines") and "lines_done_at" in timing:
         o.lines_s = _fmt(timing["lines_done_at"])
     else:
@@ -244,11 +247,13 @@ def row(o: Outcome) -> str:
     bound = o.solution.get("bound", {})
     known = o.case.known
     stability = "-"
-    if "stability" in bound or known.get("changes") is not None:
+    if "stability" in bound:
         stability = f"{obj.get('changed_rotations', '-')} ({bound.get('stability', '-')})"
     lines = _versus(o.summary.get("lines"), known.get("lines"))
     fairness = _versus(o.summary.get("max_service_nights"), known.get("max_service_nights"))
-    changes = _versus(o.summary.get("changes"), known.get("changes"))
+    changes = "-"
+    if "stability" in bound or known.get("changes") is not None:  # the plan has current lines
+        changes = _versus(o.summary.get("changes"), known.get("changes"))
     if known.get("shortfall") is not None:
         got = sum(s["missing"] for s in o.summary.get("shortfall", []))
         lines += f", shortfall {got} ({known['shortfall']})"
