@@ -204,6 +204,7 @@ def _validate(o: Outcome, solution_path: Path) -> None:
         o.note = f"explained in {total:.2f} s: {why}"
         return
     if not o.solution.get("lines"):
+        o.note = " ".join(o.solution.get("explanation", []))[:120]
         return
     done = subprocess.run(
         [sys.executable, str(SHARED / "validate.py"), str(o.case.path), str(solution_path)],
