@@ -313,7 +313,8 @@ def _pair(engine: float | None, naive: float | None) -> str:
 
 
 def side_by_side(o: bench.Outcome, naive: dict, summary: dict) -> str:
-    first = _pair(_seconds(o.first_s), naive.get("first_s"))
+    engine_first = _seconds(o.first_s) if o.summary else None  # no lines, no plan
+    first = _pair(engine_first, naive.get("first_s"))
     proven = _pair(_seconds(o.lines_s), naive.get("lines_proven_s"))
     lines = f"{o.summary.get('lines', '-')} / {summary.get('lines', '-')}"
     fair = f"{o.summary.get('max_service_nights', '-')} / {summary.get('max_service_nights', '-')}"
