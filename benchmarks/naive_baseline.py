@@ -53,6 +53,9 @@ class Naive:
             self._slot(s)
         self._demand()
         self._locks()
+        low = self.doc.get("params", {}).get("min_lines")
+        if low is not None:
+            self.m.add(sum(self.use) >= low)
         for s in range(len(self.locked), self.slots - 1):  # interchangeable generic slots
             self.m.add(self.use[s] >= self.use[s + 1])
 
