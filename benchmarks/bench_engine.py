@@ -1,7 +1,7 @@
 """Engine benchmark over the 19 public plans and the generated family (issue 14). Not a test.
 
     uv run python benchmarks/bench_engine.py [--public-only | --family-only] [--only NAME ...]
-        [--time-scale X] [--quick] [--family-dir DIR] [--seed N]
+        [--time-scale X] [--quick] [--family-dir DIR] [--seed N] [--save FILE] [--witnesses]
 
 Each plan is solved in a fresh child process with its own params.time_limit_s (times X), so
 the peak RSS printed is that one solve's. Per plan: status, first plan s, lines proven s,
@@ -9,7 +9,8 @@ fairness proven s, stability value (bound), peak MiB, valid by ../shared/benchma
 and by our checker, and for public plans lines/fairness/changes against best_known.json
 (family plans: against what the generator knows, e.g. the minimal shortfall). Then
 `plans with no answer: N`: a feasible plan that ended without lines, an infeasible one that
-did not end INFEASIBLE, or a child that failed.
+did not end INFEASIBLE, or a child that failed. `--witnesses` instead checks every family
+plan's constructed lines (its known valid plan) by validate.py and by our checker.
 
 Times come from the result's statistics["timing"] where the engine reports them; otherwise
 they are derived from the progress callback (marked `*`): first report with an objective, and
@@ -227,6 +228,33 @@ def _our_check(o: Outcome) -> str:
     return "yes" if report.ok else f"NO ({len(report.violations)})"
 
 
+def check_witnesses(cases: list[Case]) -> list[str]:
+    """Each feasible family plan's constructed lines, by validate.py and by our checker."""
+    from constraints import PlanError, check, load_plan
+    from constraints.solution import SolutionLine
+
+    out = []
+    for case in cases:
+        witness = case.path.parent / "certificates" / f"{case.name}.solution.json"
+        if case.public or not witness.exists():
+            continue
+        done = subprocess.run(
+            [sys.executable, str(SHARED / "validate.py"), str(case.path), str(witness)],
+            capture_output=True,
+            text=True,
+        )
+        ref = "valid" if done.returncode == 0 else "INVALID"
+        try:
+            plan = load_plan(json.loads(case.path.read_text()))
+            lines = json.loads(witness.read_text())["lines"]
+            report = check(plan, [SolutionLine.from_json(ln) for ln in lines])
+            ours = "valid" if report.ok else f"INVALID ({len(report.violations)})"
+        except PlanError:
+            ours = "not loaded (the loader refuses the plan)"
+        out.append(f"witness {case.name}: validate.py {ref}, our checker {ours}")
+    return out
+
+
 # --- the table ------------------------------------------------------------------------------
 
 HEADER = (
@@ -307,6 +335,9 @@ def parse(argv: list[str] | None = None, *, engine_option: bool = False) -> argp
     parser.add_argument("--family-dir", type=Path, help="write the family here (default: tmp)")
     parser.add_argument("--seed", type=int, default=0, help="the family's seed")
     parser.add_argument("--save", type=Path, help="also write the outcomes here (JSON lines)")
+    parser.add_argument(
+        "--witnesses", action="store_true", help="only check the family's constructed plans"
+    )
     if engine_option:
         parser.add_argument("--engine", type=Path, help="engine outcomes from --save (no re-run)")
     return parser.parse_args(argv)
@@ -318,6 +349,10 @@ def main(argv: list[str] | None = None) -> None:
         family_dir = args.family_dir or Path(tmp) / "family"
         workdir = Path(tmp) / "solutions"
         workdir.mkdir()
+        if args.witnesses:
+            for line in check_witnesses(cases(args, family_dir)):
+                print(line, flush=True)
+            return
         print(HEADER)
         print("|" + "---|" * HEADER.count(" | ") + "---|")
         missing = 0
