@@ -126,31 +126,88 @@ def campus_count(lines: int) -> int:
     return 1 if lines < 60 else 2 if lines < 200 else 3 if lines < 500 else 6
 
 
-def build_units(kind: str, lines: int, rng: random.Random) -> list[dict]:
-    """Unit documents (plan-file format) with a `weight` key the sampler removes later."""
-    campuses = CAMPUSES[: campus_count(lines)]
-    units: list[dict] = []
+def campuses(count: int) -> list[tuple[str, str]]:
+    """The first six named campuses, then numbered hospitals (a state-wide round has ~30)."""
+    extra = [(_letters(i), f"Hospital {i + 1}") for i in range(len(CAMPUSES), count)]
+    return list(CAMPUSES[:count]) + extra
+
+
+def _letters(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: a campus suffix for unit codes."""
+    return chr(ord("A") + i) if i < 26 else _letters(i // 26 - 1) + chr(ord("A") + i % 26)
+
+
+def build_units(
+    kind: str,
+    lines: int,
+    rng: random.Random,
+    *,
+    hospitals: int | None = None,
+    units: int | None = None,
+    shortest_term: int | None = None,
+) -> list[dict]:
+    """Unit documents (plan-file format) with a `weight` key the sampler removes later.
+
+    Without `units`, the catalogue scales with `lines` (tiers, campuses); with it, every entry
+    of the year is offered once and further (entry, hospital) pairs are drawn until about
+    `units` exist. Leave inside a rotation never exceeds `shortest_term` weeks.
+    """
+    hosts = campuses(campus_count(lines) if hospitals is None else hospitals)
+    if units is None:
+        pairs = _tiered_pairs(kind, lines, hosts, rng)
+    else:
+        pairs = _sized_pairs(kind, hosts, units, rng)
+    many = len(hosts) > 1
+    return [
+        _unit_doc(entry, letter, campus, many, shortest_term) for entry, letter, campus in pairs
+    ]
+
+
+def _tiered_pairs(
+    kind: str, lines: int, hosts: list[tuple[str, str]], rng: random.Random
+) -> list[tuple[Entry, str, str]]:
+    pairs = []
     for entry in CATALOGUE:
         if kind not in entry.years.split() or lines < TIER_FROM_LINES[entry.tier]:
             continue
         # core units at every campus; the rarer ones at a random subset, never none
-        if entry.tier == 1 or len(campuses) == 1:
-            hosts = list(campuses)
+        if entry.tier == 1 or len(hosts) == 1:
+            chosen = list(hosts)
         else:
-            hosts = sorted(rng.sample(campuses, rng.randint(1, len(campuses))))
-        for letter, campus in hosts:
-            units.append(
-                {
-                    "code": f"{entry.stem}-{letter}",
-                    "name": f"{entry.name} ({campus})" if len(campuses) > 1 else entry.name,
-                    "specialty": entry.specialty,
-                    "subspecialty": entry.subspecialty,
-                    "experiences": list(entry.experiences),
-                    "kind": entry.kind,
-                    "nights": entry.nights,
-                    "span_terms": entry.span_terms,
-                    "leave_weeks": entry.leave_weeks,
-                    "weight": entry.weight,
-                }
-            )
-    return units
+            chosen = sorted(rng.sample(hosts, rng.randint(1, len(hosts))))
+        pairs += [(entry, letter, campus) for letter, campus in chosen]
+    return pairs
+
+
+def _sized_pairs(
+    kind: str, hosts: list[tuple[str, str]], units: int, rng: random.Random
+) -> list[tuple[Entry, str, str]]:
+    """Each entry at the first hospital (core tiers first), then random others up to `units`."""
+    entries = sorted(
+        (e for e in CATALOGUE if kind in e.years.split()), key=lambda e: (e.tier, -e.weight)
+    )
+    first = [(e, *hosts[0]) for e in entries][:units]
+    rest = [(e, *h) for e in entries for h in hosts[1:]]
+    # core entries are likelier at every hospital than the rarer ones
+    rest.sort(key=lambda pair: rng.random() * pair[0].tier)
+    chosen = first + rest[: max(0, units - len(first))]
+    order = {id(e): i for i, e in enumerate(CATALOGUE)}
+    return sorted(chosen, key=lambda pair: (order[id(pair[0])], pair[1]))
+
+
+def _unit_doc(
+    entry: Entry, letter: str, campus: str, many: bool, shortest_term: int | None
+) -> dict:
+    leave = entry.leave_weeks if shortest_term is None else min(entry.leave_weeks, shortest_term)
+    return {
+        "code": f"{entry.stem}-{letter}",
+        "name": f"{entry.name} ({campus})" if many else entry.name,
+        "specialty": entry.specialty,
+        "subspecialty": entry.subspecialty,
+        "experiences": list(entry.experiences),
+        "kind": entry.kind,
+        "nights": entry.nights,
+        "span_terms": entry.span_terms,
+        "leave_weeks": leave,
+        "weight": entry.weight,
+    }

@@ -183,10 +183,54 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+def six_month_never_placeable(doc: dict, built, labels, rng) -> None:
+    """A new six-month unit `CLP6-Z`, open only in terms 1 and 3, needs one doctor in term 1.
+
+    Cause: CLP6-Z is a six-month unit with no two consecutive open terms, so no rotation can
+    ever be placed in it and its minimum of 1 in term 1 can never be met. DOMAIN.md allows the
+    unit (it is unusable, not malformed): the engine must answer INFEASIBLE naming CLP6-Z and
+    term 1. (The loader on main still refuses the plan as bad input: issue 14, item 1.)
+    """
+    doc["units"].append(
+        {
+            "code": "CLP6-Z",
+            "name": "Consultation-Liaison Psychiatry (six months, alternate terms)",
+            "specialty": "Psychiatry",
+            "subspecialty": "Consultation-Liaison Psychiatry",
+            "experiences": ["A", "B"],
+            "kind": "clinical",
+            "nights": False,
+            "span_terms": 2,
+            "leave_weeks": 0,
+        }
+    )
+    doc["demand"] += [
+        {"unit": "CLP6-Z", "term": 1, "min": 1, "max": 2},
+        {"unit": "CLP6-Z", "term": 3, "min": 0, "max": 2},
+    ]
+
+
+# Variants whose plans the loader on main refuses (a six-month unit that can never be placed);
+# kept apart so the loader tests over VARIANTS stay about what main accepts.
+UNUSABLE_SIX_MONTH_VARIANTS: dict[str, Variant] = {
+    "six_month_never_placeable": six_month_never_placeable,
+}
+ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **UNUSABLE_SIX_MONTH_VARIANTS}
+
+
 def apply_variant(
     name: str, doc: dict, built: list[dict[int, str]], labels: list[str], rng: random.Random
 ) -> None:
-    VARIANTS[name](doc, built, labels, rng)
+    ALL_VARIANTS[name](doc, built, labels, rng)
+
+
+def cause_of(name: str) -> str:
+    """The variant's cause in words: its docstring's first paragraph after "Cause:"."""
+    doc = ALL_VARIANTS[name].__doc__ or ""
+    paragraphs = [" ".join(part.split()) for part in doc.split("\n\n")]
+    caused = [p for p in paragraphs if "Cause:" in p]
+    text = caused[0] if caused else paragraphs[0]
+    return text[text.find("Cause:") + len("Cause:") :].strip() if "Cause:" in text else text
 
 
 def _min_sums(doc: dict) -> dict[int, int]:
