@@ -137,7 +137,7 @@ def relabel_and_report(
         replace(ln, label=label_of[i]) if i in label_of else ln for i, ln in enumerate(lines)
     ]
     fixed = [i for i, ln in enumerate(renamed) if ln.source != "new"]
-    new = sorted((i for i in label_of), key=lambda i: _natural_key(renamed[i].label))
+    new = sorted((i for i in label_of), key=lambda i: natural_key(renamed[i].label))
     order = fixed + new
     position = {old: k for k, old in enumerate(order)}
     out = [renamed[i] for i in order]
@@ -334,6 +334,6 @@ def _label_style(current: Sequence[FixedLine]) -> tuple[str, int]:
     return styles.most_common(1)[0][0]
 
 
-def _natural_key(label: str) -> tuple[str, int, str]:
+def natural_key(label: str) -> tuple[str, int, str]:
     m = _NUMBERED.match(label)
     return (m.group(1), int(m.group(2)), label) if m else (label, -1, label)
