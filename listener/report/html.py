@@ -10,7 +10,13 @@ from html import escape
 from constraints.changes import ChangeReport
 from listener.report.data import Coverage, ReportData, ReportLine, ReportUnit
 
-GOLDEN_ANGLE = 137.508  # successive hues stay far apart for any number of specialties
+# Light colours that dark text reads on and that stay apart from each other; specialties
+# beyond these get hues a golden angle apart.
+PALETTE = (
+    "#f4b6b6", "#b7e4c7", "#cdb4f0", "#fbe7a1", "#a9d6f5", "#f7c59f",
+    "#d4ecb0", "#f2b5d4", "#b8c0ff", "#9ee0d6", "#e0c3a0", "#d9d9d9",
+)  # fmt: skip
+GOLDEN_ANGLE = 137.508
 
 CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --rule: #cbd2d9; --bad: #c81e1e; --warn: #b7791f; }
@@ -89,18 +95,19 @@ def render(data: ReportData) -> str:
 
 
 def specialty_colours(units: Sequence[ReportUnit]) -> dict[str, int]:
-    """Specialty -> palette index, in first-seen order of the unit list."""
-    out: dict[str, int] = {}
-    for unit in units:
-        out.setdefault(unit.specialty, len(out))
-    return out
+    """Specialty -> palette index, alphabetical: the same colours whatever the unit order
+    (a plan file's, or the database's by code)."""
+    return {s: k for k, s in enumerate(sorted({u.specialty for u in units}))}
 
 
 def _colour_css(colours: dict[str, int]) -> str:
-    return "".join(
-        f".sp{k} {{ background: hsl({(k * GOLDEN_ANGLE) % 360:.0f} 70% {86 - 6 * (k % 3)}%); }}\n"
-        for k in colours.values()
-    )
+    return "".join(f".sp{k} {{ background: {_colour(k)}; }}\n" for k in colours.values())
+
+
+def _colour(k: int) -> str:
+    if k < len(PALETTE):
+        return PALETTE[k]
+    return f"hsl({(k * GOLDEN_ANGLE) % 360:.0f} 70% {86 - 6 * (k % 3)}%)"
 
 
 def _header(data: ReportData) -> str:
@@ -186,6 +193,7 @@ def _grid_cell(
 
 
 def _coverage_section(data: ReportData) -> str:
+    colours = specialty_colours(data.units)
     by_key = {(c.unit, c.term): c for c in data.coverage}
     missing = sum(c.missing for c in data.coverage)
     head = "".join(f'<th scope="col">{escape(t.name)}</th>' for t in data.terms)
@@ -194,7 +202,8 @@ def _coverage_section(data: ReportData) -> str:
         cells = "".join(_coverage_cell(by_key.get((unit.code, t.ordinal))) for t in data.terms)
         rows.append(
             f'<tr><th scope="row" title="{escape(unit.name)}">{escape(unit.code)}</th>'
-            f"<td>{escape(unit.specialty)}</td>{cells}</tr>"
+            f'<td><span class="swatch sp{colours[unit.specialty]}"></span>'
+            f"{escape(unit.specialty)}</td>{cells}</tr>"
         )
     note = (
         f'<p class="shortfall">{missing} minimum place(s) are not filled (red).</p>'
