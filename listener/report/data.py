@@ -96,7 +96,8 @@ def gather(
             ReportUnit(u.code, u.name, u.specialty, u.kind, u.nights, u.span_terms)
             for u in plan.units
         ),
-        lines=report_lines(lines, changes),
+        # a first generation has nothing to compare with: no line is marked new or changed
+        lines=report_lines(lines, changes if plan.current_lines else None),
         coverage=coverage(plan, lines),
         fairness=fairness_spread(plan, lines),
         objective=dict(objective),
