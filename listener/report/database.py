@@ -20,7 +20,7 @@ import asyncpg
 from constraints.changes import ChangeReport, change_report, natural_key
 from constraints.loading import PlanError, load_plan
 from constraints.plan import Plan
-from constraints.solution import SolutionLine
+from constraints.solution import LineSource, SolutionLine
 from listener.report.data import ReportData, gather
 from listener.sql import query
 
@@ -106,7 +106,7 @@ def solution_lines(rows: Iterable[Mapping[str, Any]]) -> list[SolutionLine]:
     lines = []
     for label, by_term in rotations.items():
         terms = frozenset(locked_terms.get(label, ()))
-        source = "locked" if line_locked[label] else "partial" if terms else "new"
+        source: LineSource = "locked" if line_locked[label] else "partial" if terms else "new"
         lines.append(SolutionLine(label, dict(by_term), terms, source))
     order = {"locked": 0, "partial": 1, "new": 2}
     return sorted(lines, key=lambda ln: (order[ln.source], natural_key(ln.label)))
