@@ -163,4 +163,5 @@ def test_lines_without_changes_render(tmp_path):
     out.write_text(render(data))
     page = open_page(out.as_uri(), tmp_path / "profile", "--dump-dom")
     assert page.console == []
-    assert 'class="cell sp0 locked"' in page.stdout
+    assert re.search(r'class="cell sp\d+ locked"', page.stdout)
+    assert 'title="changed"' not in page.stdout and 'class="badge new"' not in page.stdout
