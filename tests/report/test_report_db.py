@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from constraints.changes import change_report
+from constraints.loading import load_plan
+from listener.report.database import solution_lines
 from listener.sql import query
 from tests.listener.conftest import FINAL_STATES, ready, start_worker, wait_for_state
 from tests.listener.plan_rounds import insert_plan_round
@@ -93,6 +96,21 @@ async def test_report_of_a_completed_run(conn, empty_queue, start_worker, db_dsn
     )
     assert other_lines == len(doc["current_lines"])  # untouched, and not in the report
     assert html.count('<th scope="row" class="line">') == len(shown)
+
+    # a change report stored in the result (the worker's, once it relabels) is the one shown
+    rows = await conn.fetch(query("report_lines"), row["id"])
+    stored = change_report(load_plan(doc), solution_lines(rows)).to_json()
+    paired = next(e for e in stored["lines"] if e["status"] in ("kept", "changed"))
+    paired["previous_label"] = "L-STORED"
+    await conn.execute(
+        "update allocation_planner_runs set result = result || jsonb_build_object('changes', "
+        "$2::jsonb) where id = $1",
+        row["id"],
+        stored,
+    )
+    again = tmp_path / "stored.html"
+    assert report(db_dsn, str(row["id"]), "-o", str(again)).returncode == 0
+    assert "was L-STORED" in again.read_text() and "was L-STORED" not in html
 
     if CHROMIUM is not None:
         page = open_page(out.as_uri(), tmp_path / "profile", "--dump-dom")
