@@ -68,7 +68,10 @@ ul.plain { padding-left: 18px; }
   thead th { position: static; }
   tr { break-inside: avoid; }
   th, td { padding: 1px 4px; }
-  .grid td.cell { min-width: 0; }
+  .grid td.cell { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+  /* two grids side by side per page, each with its header: half the pages of one column */
+  .gridwrap { columns: 2; column-gap: 6mm; column-fill: auto; }
+  .gridwrap table.grid { width: 100%; table-layout: fixed; }
   .mark, .badge, .was, .old { font-size: 6pt; }
 }
 """
@@ -138,8 +141,8 @@ def _grid_section(data: ReportData, colours: dict[str, int]) -> str:
     return (
         '<section id="lines"><h2>Job lines</h2>'
         f"{_legend(data, colours)}"
-        '<table class="grid"><thead><tr><th scope="col">Line</th>'
-        f"{head}</tr></thead><tbody>\n{rows}\n</tbody></table></section>"
+        '<div class="gridwrap"><table class="grid"><thead><tr><th scope="col">Line</th>'
+        f"{head}</tr></thead><tbody>\n{rows}\n</tbody></table></div></section>"
     )
 
 
