@@ -208,11 +208,16 @@ def _coverage_section(data: ReportData) -> str:
             f'<td><span class="swatch sp{colours[unit.specialty]}"></span>'
             f"{escape(unit.specialty)}</td>{cells}</tr>"
         )
-    note = (
-        f'<p class="shortfall">{missing} minimum place(s) are not filled (red).</p>'
-        if missing
-        else '<p class="meta">Every minimum demand is met.</p>'
-    )
+    if not data.lines:
+        note = (
+            f'<p class="shortfall">No lines: the solve ended {escape(data.status)}; '
+            "the explanations say why.</p>"
+        )
+    elif missing:
+        note = f'<p class="shortfall">{missing} minimum place(s) are not filled (red).</p>'
+    else:
+        note = '<p class="meta">Every minimum demand is met.</p>'
+
     return (
         '<section id="coverage"><h2>Demand coverage</h2>'
         '<p class="meta">Lines placed / minimum-maximum, per unit and term; '

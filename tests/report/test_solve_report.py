@@ -11,7 +11,7 @@ from constraints.checker import check
 from constraints.loading import load_plan
 from constraints.solution import SolutionLine
 from listener.cli import main
-from listener.report.data import Coverage, ReportData, ReportTerm, ReportUnit
+from listener.report.data import Coverage, ReportData, ReportLine, ReportTerm, ReportUnit
 from listener.report.html import render
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plan.json"
@@ -74,7 +74,7 @@ def test_shortfall_is_red_and_over_max_is_flagged():
             ReportUnit("ED", "Emergency", "Emergency Medicine", "clinical", False, 1),
             ReportUnit("GM", "General Medicine", "Medicine", "clinical", False, 1),
         ),
-        lines=(),
+        lines=(ReportLine("L-1", {1: "ED"}, frozenset(), "new"),),
         coverage=(Coverage("ED", 1, 3, 4, 1), Coverage("GM", 1, 0, 1, 2)),
         fairness=((0, 0),),
         objective={"shortfall": 2},
@@ -87,3 +87,14 @@ def test_shortfall_is_red_and_over_max_is_flagged():
     assert '<td class="num over">2 / 0-1</td>' in html
     assert "2 minimum place(s) are not filled" in html
     assert "<li><b>2</b> missing minimum demand</li>" in html
+
+
+def test_an_infeasible_plan_reports_its_explanation(tmp_path, capsys):
+    doc = json.loads(DEMO.read_text())
+    doc["params"]["max_lines"] = doc["params"]["min_lines"] = 2
+    plan_file, page = tmp_path / "plan.json", tmp_path / "plan.html"
+    plan_file.write_text(json.dumps(doc))
+    assert main(["solve", str(plan_file), "--report", str(page), "--time-limit", "20"]) == 2
+    html = page.read_text()
+    assert "No lines: the solve ended INFEASIBLE" in html
+    assert "only 2 lines are allowed" in html
