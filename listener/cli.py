@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("listener.commands.demo", "end-to-end demo on a throwaway local PostgreSQL"),
     "status": ("listener.commands.status", "workers, queue and recent failures"),
     "health": ("listener.commands.health", "exit non-zero when the worker loop is stale"),
+    "report": ("listener.commands.report", "write the HTML plan report of a completed run"),
 }
 
 

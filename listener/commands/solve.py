@@ -1,6 +1,9 @@
-"""`receptor-planner solve PLAN.json [-o SOLUTION.json] [--time-limit S] [--seed N]`.
+"""`receptor-planner solve PLAN.json [-o SOLUTION.json] [--report PLAN.html] [--time-limit S]
+[--seed N]`.
 
-Solves a plan file offline: a live progress bar, then the job-line table and a summary.
+Solves a plan file offline: a live progress bar, then the job-line table, the changes
+against the current lines and a summary. New lines paired with current lines carry their
+labels (`constraints.changes`); the solution file adds the change report under `changes`.
 Exit codes: 0 solved (OPTIMAL, FEASIBLE, or TIMEOUT with a solution); 1 bad input (unreadable
 file, not JSON, or the plan's problems); 2 infeasible (the explanation is printed); 3 no usable
 solution (time limit reached before any solution, or a solution the independent checker
@@ -19,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from constraints.changes import ChangeReport, relabel_and_report
 from constraints.checker import check
 from constraints.loading import PlanError, load_plan
 from constraints.plan import Plan
@@ -27,6 +31,9 @@ from constraints.progress import Progress as SolveProgress
 from constraints.result import SolveResult
 from constraints.solver import solve
 from listener.render import solution_table, summary
+from listener.report.console import change_summary
+from listener.report.data import gather
+from listener.report.html import render
 
 PIPED_WIDTH = 160
 EXIT_SOLVED, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -35,6 +42,9 @@ EXIT_SOLVED, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_INTERRUPTED
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", type=Path, help="plan file (JSON, the plan-file format)")
     parser.add_argument("-o", "--output", type=Path, help="write the solution file here")
+    parser.add_argument(
+        "--report", type=Path, help="write the plan report here (one self-contained HTML file)"
+    )
     parser.add_argument("--time-limit", type=float, help="seconds (overrides params.time_limit_s)")
     parser.add_argument("--seed", type=int, help="random seed (overrides params.seed)")
 
@@ -63,10 +73,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     elapsed = time.monotonic() - started
 
-    if args.output is not None and not _write_solution(args.output, result, errors):
+    changes = None
+    if result.lines:
+        result.lines, changes = relabel_and_report(plan, result.lines)
+    if args.output is not None and not _write_solution(args.output, result, changes, errors):
+        return EXIT_BAD_INPUT
+    if args.report is not None and not _write_report(args, plan, result, changes, errors):
         return EXIT_BAD_INPUT
     if result.lines:
         console.print(solution_table(plan, result.lines))
+    if changes is not None:
+        console.print(change_summary(changes, len(plan.current_lines)))
     console.print(
         summary(
             result.status,
@@ -148,9 +165,37 @@ def _solve_with_progress(plan: Plan, console: Console) -> SolveResult | None:
     return outcome["result"]  # type: ignore[return-value]
 
 
-def _write_solution(path: Path, result: SolveResult, errors: Console) -> bool:
+def _write_solution(
+    path: Path, result: SolveResult, changes: ChangeReport | None, errors: Console
+) -> bool:
+    doc = result.to_json()
+    if changes is not None:
+        doc["changes"] = changes.to_json()
+    return _write_text(path, json.dumps(doc, indent=2) + "\n", errors)
+
+
+def _write_report(
+    args: argparse.Namespace,
+    plan: Plan,
+    result: SolveResult,
+    changes: ChangeReport | None,
+    errors: Console,
+) -> bool:
+    data = gather(
+        plan,
+        result.lines,
+        status=result.status,
+        objective=result.objective.to_json(),
+        explanation=result.explanation,
+        changes=changes,
+        origin=f"solved from {args.plan.name}",
+    )
+    return _write_text(args.report, render(data), errors)
+
+
+def _write_text(path: Path, text: str, errors: Console) -> bool:
     try:
-        path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         errors.print(f"[red]Cannot write {path}: {exc}[/red]", highlight=False)
         return False

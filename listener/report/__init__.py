@@ -1,0 +1,1 @@
+"""The plan report: what a workforce manager sees after a regenerate (HTML and console)."""
