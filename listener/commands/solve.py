@@ -171,6 +171,12 @@ def _write_solution(
     doc = result.to_json()
     if changes is not None:
         doc["changes"] = changes.to_json()
+        # The lines now carry the labels of the current lines they were paired with.
+        doc["pairing"] = {
+            line.label: line.previous_label
+            for line in changes.lines
+            if line.status in ("kept", "changed")
+        }
     return _write_text(path, json.dumps(doc, indent=2) + "\n", errors)
 
 

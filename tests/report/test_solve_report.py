@@ -15,7 +15,16 @@ from listener.report.data import Coverage, ReportData, ReportLine, ReportTerm, R
 from listener.report.html import render
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plan.json"
-SOLUTION_KEYS = {"status", "lines", "objective", "bound", "explanation", "shortfall", "statistics"}
+SOLUTION_KEYS = {
+    "status",
+    "lines",
+    "objective",
+    "bound",
+    "explanation",
+    "shortfall",
+    "statistics",
+    "pairing",
+}
 
 
 def test_solve_prints_and_writes_the_change_report(tmp_path, capsys):
