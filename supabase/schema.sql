@@ -16,6 +16,12 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: planner; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA planner;
+
+--
 -- Name: public; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -28,32 +34,26 @@ CREATE SCHEMA public;
 COMMENT ON SCHEMA public IS 'standard public schema';
 
 --
--- Name: planner; Type: SCHEMA; Schema: -; Owner: -
---
-
-CREATE SCHEMA planner;
-
---
 -- Name: claim_run(text); Type: FUNCTION; Schema: planner; Owner: -
 --
 
 CREATE FUNCTION planner.claim_run(worker_id text) RETURNS TABLE(id uuid, organization_id uuid, allocation_run_id uuid, attempt integer, constraints text[], params jsonb)
     LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     with generating as (
-        select g.organization_id, count(*) as n
+        select g.organization_id, pg_catalog.count(*) as n
         from public.allocation_planner_runs g
         where g.state = 'GENERATING'
         group by g.organization_id
     ), ranked as (
         select p.id, p.organization_id,
-               row_number() over (partition by p.organization_id order by p.created_at, p.id) as rank_in_org
+               pg_catalog.row_number() over (partition by p.organization_id order by p.created_at, p.id) as rank_in_org
         from public.allocation_planner_runs p
         where p.state = 'PENDING'
     ), served as (
         select o.organization_id,
-               (select max(c.claimed_at) from public.allocation_planner_runs c
+               (select pg_catalog.max(c.claimed_at) from public.allocation_planner_runs c
                  where c.organization_id = o.organization_id and c.claimed_at is not null) as last_claimed_at
         from (select distinct ranked.organization_id from ranked) o
     ), candidate as (
@@ -67,13 +67,21 @@ CREATE FUNCTION planner.claim_run(worker_id text) RETURNS TABLE(id uuid, organiz
                  served.last_claimed_at nulls first, r.created_at, r.id
         limit 1
         for update of r skip locked
+    ), claimed as (
+        update public.allocation_planner_runs r
+           set state = 'GENERATING', worker_id = claim_run.worker_id, attempt = r.attempt + 1,
+               claimed_at = pg_catalog.now(), heartbeat_at = pg_catalog.now(),
+               progress = null, result = null, error = null
+          from candidate
+         where r.id = candidate.id
+        returning r.id, r.organization_id, r.allocation_run_id, r.attempt, r.constraints, r.params,
+                  r.worker_id
+    ), recorded as (
+        insert into public.planner_run_claims (run_id, attempt, organization_id, worker_id)
+        select c.id, c.attempt, c.organization_id, c.worker_id from claimed c
     )
-    update public.allocation_planner_runs r
-       set state = 'GENERATING', worker_id = claim_run.worker_id, attempt = r.attempt + 1,
-           claimed_at = now(), heartbeat_at = now(), progress = null, result = null, error = null
-      from candidate
-     where r.id = candidate.id
-    returning r.id, r.organization_id, r.allocation_run_id, r.attempt, r.constraints, r.params;
+    select c.id, c.organization_id, c.allocation_run_id, c.attempt, c.constraints, c.params
+    from claimed c;
 $$;
 
 --
@@ -82,72 +90,59 @@ $$;
 
 CREATE FUNCTION planner.complete_run(run_id uuid, worker_id text, attempt integer, lines jsonb, result jsonb) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
     run public.allocation_planner_runs;
-    problem text;
+    problem pg_catalog.text;
 begin
     -- the row lock makes a concurrent cancel/reap either win before us or wait for us
-    select * into run from public.allocation_planner_runs r where r.id = complete_run.run_id for update;
-    if not found or run.state <> 'GENERATING' or run.worker_id is distinct from complete_run.worker_id
-       or run.attempt <> complete_run.attempt then
+    run := planner.fenced_run(complete_run.run_id, complete_run.worker_id, complete_run.attempt);
+    if run.id is null then
         return false;
     end if;
     -- serialise with restore_snapshot on the same round
     perform 1 from public.allocation_runs a
     where a.id = run.allocation_run_id and a.organization_id = run.organization_id for update;
 
-    if jsonb_typeof(complete_run.lines) is distinct from 'array' then
+    if pg_catalog.jsonb_typeof(complete_run.lines) is distinct from 'array' then
         raise exception 'complete_run: lines must be a JSON array' using errcode = 'invalid_parameter_value';
     end if;
 
-    select string_agg(format('line #%s', n), ', ') into problem
-    from jsonb_array_elements(complete_run.lines) with ordinality as x(e, n)
-    where jsonb_typeof(e) <> 'object' or jsonb_typeof(e -> 'label') is distinct from 'string'
-       or btrim(e ->> 'label') = '' or jsonb_typeof(e -> 'rotations') is distinct from 'array';
+    select pg_catalog.string_agg(pg_catalog.format('line #%s', n), ', ') into problem
+    from pg_catalog.jsonb_array_elements(complete_run.lines) with ordinality as x(e, n)
+    where pg_catalog.jsonb_typeof(e) <> 'object' or pg_catalog.jsonb_typeof(e -> 'label') is distinct from 'string'
+       or pg_catalog.btrim(e ->> 'label') = '' or pg_catalog.jsonb_typeof(e -> 'rotations') is distinct from 'array';
     if problem is not null then
         raise exception 'complete_run: % must be an object with a non-empty "label" and a "rotations" array', problem
             using errcode = 'invalid_parameter_value';
     end if;
 
-    select string_agg(distinct k, ', ') into problem
-    from jsonb_array_elements(complete_run.lines) e, jsonb_object_keys(e) k
+    select pg_catalog.string_agg(distinct k, ', ') into problem
+    from pg_catalog.jsonb_array_elements(complete_run.lines) e, pg_catalog.jsonb_object_keys(e) k
     where k not in ('label', 'rotations', 'source', 'locked_terms');
     if problem is null then
-        select string_agg(distinct coalesce(k, '(not an object)'), ', ') into problem
-        from jsonb_array_elements(complete_run.lines) e
-        cross join jsonb_array_elements(e -> 'rotations') ro
-        left join lateral jsonb_object_keys(case when jsonb_typeof(ro) = 'object' then ro end) k on true
-        where jsonb_typeof(ro) <> 'object' or k not in ('term', 'unit', 'locked');
+        select pg_catalog.string_agg(distinct coalesce(k, '(not an object)'), ', ') into problem
+        from pg_catalog.jsonb_array_elements(complete_run.lines) e
+        cross join pg_catalog.jsonb_array_elements(e -> 'rotations') ro
+        left join lateral pg_catalog.jsonb_object_keys(case when pg_catalog.jsonb_typeof(ro) = 'object' then ro end) k on true
+        where pg_catalog.jsonb_typeof(ro) <> 'object' or k not in ('term', 'unit', 'locked');
     end if;
     if problem is not null then
         raise exception 'complete_run: unexpected field(s) in payload: % (organisation and round come from the run)', problem
             using errcode = 'invalid_parameter_value';
     end if;
 
-    select string_agg(distinct e ->> 'label', ', ') into problem
-    from jsonb_array_elements(complete_run.lines) e
-    group by e ->> 'label' having count(*) > 1;
+    select pg_catalog.string_agg(distinct e ->> 'label', ', ') into problem
+    from pg_catalog.jsonb_array_elements(complete_run.lines) e
+    group by e ->> 'label' having pg_catalog.count(*) > 1;
     if problem is not null then
         raise exception 'complete_run: duplicate line label(s): %', problem using errcode = 'invalid_parameter_value';
     end if;
 
-    -- flatten once; every later check reads this
-    create temporary table if not exists pg_temp.payload_rotations (
-        label text, term integer, unit text, locked boolean
-    ) on commit drop;
-    truncate pg_temp.payload_rotations;
-    insert into pg_temp.payload_rotations
-    select e ->> 'label',
-           case when jsonb_typeof(ro -> 'term') = 'number' then (ro ->> 'term')::numeric::integer end,
-           ro ->> 'unit',
-           coalesce((ro ->> 'locked')::boolean, false)
-    from jsonb_array_elements(complete_run.lines) e
-    cross join jsonb_array_elements(e -> 'rotations') ro;
-
-    select string_agg(distinct format('%s term %s', p.label, coalesce(p.term::text, '?')), ', ') into problem
-    from pg_temp.payload_rotations p
+    select pg_catalog.string_agg(distinct pg_catalog.format('%s term %s', p.label, coalesce(p.term::pg_catalog.text, '?')), ', ')
+      into problem
+    from planner.payload_rotations(complete_run.lines) p
     where p.term is null or not exists (
         select 1 from public.plan_terms t
         where t.organization_id = run.organization_id and t.allocation_run_id = run.allocation_run_id
@@ -157,8 +152,8 @@ begin
             using errcode = 'invalid_parameter_value';
     end if;
 
-    select string_agg(distinct coalesce(p.unit, '(missing)'), ', ') into problem
-    from pg_temp.payload_rotations p
+    select pg_catalog.string_agg(distinct coalesce(p.unit, '(missing)'), ', ') into problem
+    from planner.payload_rotations(complete_run.lines) p
     where not exists (
         select 1 from public.units u
         where u.organization_id = run.organization_id and u.allocation_run_id = run.allocation_run_id
@@ -168,24 +163,25 @@ begin
             using errcode = 'foreign_key_violation';
     end if;
 
-    select string_agg(distinct format('%s term %s', p.label, p.term), ', ') into problem
-    from pg_temp.payload_rotations p group by p.label, p.term having count(*) > 1;
+    select pg_catalog.string_agg(distinct pg_catalog.format('%s term %s', p.label, p.term), ', ') into problem
+    from planner.payload_rotations(complete_run.lines) p group by p.label, p.term having pg_catalog.count(*) > 1;
     if problem is not null then
         raise exception 'complete_run: more than one rotation for %', problem using errcode = 'invalid_parameter_value';
     end if;
 
     -- A locked line may be repeated only exactly (then skipped); the locked rotations of
     -- unlocked lines must reappear unchanged under the same label.
-    select string_agg(distinct j.label, ', ') into problem
+    with payload as (select * from planner.payload_rotations(complete_run.lines))
+    select pg_catalog.string_agg(distinct j.label, ', ') into problem
     from public.job_lines j
     where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
-      and j.locked and exists (select 1 from pg_temp.payload_rotations p where p.label = j.label)
+      and j.locked and exists (select 1 from payload p where p.label = j.label)
       and exists (
           (select ro.term_ordinal, u.code from public.rotations ro join public.units u on u.id = ro.unit_id
             where ro.job_line_id = j.id
-           except select p.term, p.unit from pg_temp.payload_rotations p where p.label = j.label)
+           except select p.term, p.unit from payload p where p.label = j.label)
           union all
-          (select p.term, p.unit from pg_temp.payload_rotations p where p.label = j.label
+          (select p.term, p.unit from payload p where p.label = j.label
            except select ro.term_ordinal, u.code from public.rotations ro join public.units u on u.id = ro.unit_id
             where ro.job_line_id = j.id));
     if problem is not null then
@@ -193,13 +189,14 @@ begin
             using errcode = 'invalid_parameter_value';
     end if;
 
-    select string_agg(format('%s term %s (%s)', j.label, ro.term_ordinal, u.code), ', ') into problem
+    with payload as (select * from planner.payload_rotations(complete_run.lines))
+    select pg_catalog.string_agg(pg_catalog.format('%s term %s (%s)', j.label, ro.term_ordinal, u.code), ', ') into problem
     from public.job_lines j
     join public.rotations ro on ro.job_line_id = j.id and ro.locked
     join public.units u on u.id = ro.unit_id
     where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
       and not j.locked
-      and not exists (select 1 from pg_temp.payload_rotations p
+      and not exists (select 1 from payload p
                       where p.label = j.label and p.term = ro.term_ordinal and p.unit = u.code and p.locked);
     if problem is not null then
         raise exception 'complete_run: locked rotation(s) missing or changed in the payload: %', problem
@@ -212,593 +209,137 @@ begin
         insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
         select run.organization_id, run.allocation_run_id, run.id, e ->> 'label', false,
                coalesce(e ->> 'source', 'new')
-        from jsonb_array_elements(complete_run.lines) e
+        from pg_catalog.jsonb_array_elements(complete_run.lines) e
         where not exists (
             select 1 from public.job_lines j
-            where j.allocation_run_id = run.allocation_run_id and j.locked and j.label = e ->> 'label')
+            where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+              and j.locked and j.label = e ->> 'label')
         returning job_lines.id, job_lines.label
     )
     insert into public.rotations (organization_id, allocation_run_id, job_line_id, term_ordinal, unit_id, locked)
     select run.organization_id, run.allocation_run_id, nl.id, p.term, u.id, p.locked
     from new_lines nl
-    join pg_temp.payload_rotations p on p.label = nl.label
+    join planner.payload_rotations(complete_run.lines) p on p.label = nl.label
     join public.units u
       on u.organization_id = run.organization_id and u.allocation_run_id = run.allocation_run_id
      and u.code = p.unit;
 
     update public.allocation_planner_runs r
-       set state = 'COMPLETED', result = complete_run.result, finished_at = now()
+       set state = 'COMPLETED', result = complete_run.result, finished_at = pg_catalog.now()
      where r.id = run.id;
     return true;
 end $$;
 
 --
--- Name: deregister_worker(text); Type: FUNCTION; Schema: planner; Owner: -
+-- Name: deregister_worker(text, text, integer); Type: FUNCTION; Schema: planner; Owner: -
 --
 
-CREATE FUNCTION planner.deregister_worker(worker_id text) RETURNS boolean
+CREATE FUNCTION planner.deregister_worker(worker_id text, host text, pid integer) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     with gone as (
-        delete from public.planner_workers w where w.worker_id = deregister_worker.worker_id
+        delete from public.planner_workers w
+         where w.worker_id = deregister_worker.worker_id
+           and w.host = coalesce(deregister_worker.host, '')
+           and w.pid is not distinct from deregister_worker.pid
         returning 1
     )
     select exists (select 1 from gone);
 $$;
 
 --
--- Name: finish_run(uuid, text, integer, text, jsonb, text); Type: FUNCTION; Schema: planner; Owner: -
+-- Name: run_request_problem(text[], jsonb); Type: FUNCTION; Schema: planner; Owner: -
 --
 
-CREATE FUNCTION planner.finish_run(run_id uuid, worker_id text, attempt integer, state text, result jsonb DEFAULT NULL::jsonb, error text DEFAULT NULL::text) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-begin
-    if finish_run.state not in ('INFEASIBLE', 'FAILED') then
-        raise exception 'finish_run: state must be INFEASIBLE or FAILED, not %', finish_run.state
-            using errcode = 'invalid_parameter_value';
-    end if;
-    update public.allocation_planner_runs r
-       set state = finish_run.state, result = finish_run.result, error = finish_run.error,
-           finished_at = now()
-     where r.id = finish_run.run_id and r.state = 'GENERATING'
-       and r.worker_id = finish_run.worker_id and r.attempt = finish_run.attempt;
-    return found;
-end $$;
-
---
--- Name: has_role(uuid, text[]); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.has_role(organization_id uuid, roles text[]) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    select exists (
-        select 1 from public.organization_members m
-        where m.organization_id = has_role.organization_id and m.user_id = auth.uid()
-          and m.role = any (has_role.roles));
-$$;
-
---
--- Name: heartbeat(uuid, text, integer, jsonb); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.heartbeat(run_id uuid, worker_id text, attempt integer, progress jsonb DEFAULT NULL::jsonb) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with hit as (
-        update public.allocation_planner_runs r
-           set heartbeat_at = now(), progress = coalesce(heartbeat.progress, r.progress)
-         where r.id = heartbeat.run_id and r.state = 'GENERATING'
-           and r.worker_id = heartbeat.worker_id and r.attempt = heartbeat.attempt
-        returning 1
-    )
-    select exists (select 1 from hit);
-$$;
-
---
--- Name: is_member(uuid); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.is_member(organization_id uuid) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    select planner.has_role(is_member.organization_id, array['admin', 'editor', 'viewer']);
-$$;
-
---
--- Name: load_plan(uuid, uuid); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.load_plan(run_id uuid, organization_id uuid) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
+CREATE FUNCTION planner.run_request_problem(constraints text[], params jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
 declare
-    run public.allocation_planner_runs;
-    doc jsonb;
+    known constant pg_catalog.text[] :=
+        array['MAX_ONE_NIGHTS', 'NO_NIGHTS', 'NO_REPEAT_UNIT', 'VIC_PGY1', 'VIC_PGY2'];
+    param_keys constant pg_catalog.text[] :=
+        array['min_lines', 'max_lines', 'time_limit_s', 'seed', 'allow_shortfall', 'deterministic'];
+    max_constraints constant pg_catalog.int4 := 20;
+    max_lines constant pg_catalog.numeric := 5000;
+    max_seed constant pg_catalog.numeric := 2147483647;
+    max_time_limit_s constant pg_catalog.numeric := 3600;
+    problems pg_catalog.text[] := '{}';
+    key pg_catalog.text;
+    limit_value pg_catalog.numeric;
+    v pg_catalog.jsonb;
 begin
-    select * into run from public.allocation_planner_runs r where r.id = load_plan.run_id;
-    if not found then
-        raise exception 'planner run % does not exist', load_plan.run_id using errcode = 'no_data_found';
-    end if;
-    if run.organization_id <> load_plan.organization_id then
-        raise exception 'planner run % does not belong to organisation %', run.id, load_plan.organization_id
-            using errcode = 'insufficient_privilege';
-    end if;
-
-    with lines as (
-        select j.id, j.label, j.locked,
-               exists (select 1 from public.rotations x where x.job_line_id = j.id and x.locked) as partial
-        from public.job_lines j
-        where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
-    ), line_docs as (
-        select l.label, (l.locked or l.partial) as in_locked,
-               jsonb_build_object('label', l.label, 'rotations', coalesce((
-                   select jsonb_object_agg(ro.term_ordinal::text, u.code order by ro.term_ordinal)
-                   from public.rotations ro join public.units u on u.id = ro.unit_id
-                   where ro.job_line_id = l.id and (l.locked or ro.locked or not l.partial)
-               ), '{}'::jsonb)) as doc
-        from lines l
-    )
-    select jsonb_build_object(
-        'name', a.name,
-        'terms', coalesce((
-            select jsonb_agg(jsonb_build_object('ordinal', t.ordinal, 'name', t.name, 'weeks', t.weeks)
-                             order by t.ordinal)
-            from public.plan_terms t where t.allocation_run_id = a.id and t.organization_id = a.organization_id
-        ), '[]'::jsonb),
-        'units', coalesce((
-            select jsonb_agg(jsonb_build_object(
-                       'code', u.code, 'name', u.name, 'specialty', u.specialty,
-                       'subspecialty', u.subspecialty, 'experiences', to_jsonb(u.experiences),
-                       'kind', u.kind, 'nights', u.nights, 'span_terms', u.span_terms,
-                       'leave_weeks', u.leave_weeks) order by u.code)
-            from public.units u where u.allocation_run_id = a.id and u.organization_id = a.organization_id
-        ), '[]'::jsonb),
-        'demand', coalesce((
-            select jsonb_agg(jsonb_build_object('unit', u.code, 'term', d.term_ordinal,
-                                                'min', d.min_lines, 'max', d.max_lines)
-                             order by u.code, d.term_ordinal)
-            from public.unit_demands d join public.units u on u.id = d.unit_id
-            where d.allocation_run_id = a.id and d.organization_id = a.organization_id
-        ), '[]'::jsonb),
-        'locked_lines', coalesce((select jsonb_agg(ld.doc order by ld.label) from line_docs ld where ld.in_locked), '[]'::jsonb),
-        'current_lines', coalesce((select jsonb_agg(ld.doc order by ld.label) from line_docs ld where not ld.in_locked), '[]'::jsonb),
-        'constraints', to_jsonb(run.constraints),
-        'params', run.params
-    ) into doc
-    from public.allocation_runs a
-    where a.id = run.allocation_run_id and a.organization_id = run.organization_id;
-    return doc;
-end $$;
-
---
--- Name: queue_stats(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.queue_stats() RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    select jsonb_build_object(
-        'pending', (select count(*) from public.allocation_planner_runs r where r.state = 'PENDING'),
-        'generating', (select count(*) from public.allocation_planner_runs r where r.state = 'GENERATING'),
-        'oldest_pending_at', (select min(r.created_at) from public.allocation_planner_runs r
-                               where r.state = 'PENDING'),
-        'oldest_pending_age_s', (select round(extract(epoch from now() - min(r.created_at))::numeric, 3)
-                                 from public.allocation_planner_runs r where r.state = 'PENDING')
-    );
-$$;
-
---
--- Name: reap_stale_runs(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.reap_stale_runs() RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    reaped integer;
-begin
-    with stale as (
-        update public.allocation_planner_runs r
-           set state = 'FAILED', finished_at = now(),
-               error = format('Timeout: no heartbeat from worker %s since %s', r.worker_id, r.heartbeat_at)
-         where r.state = 'GENERATING'
-           and r.heartbeat_at < now() - (select s.stale_after from public.planner_settings s)
-        returning r.id, r.organization_id, r.worker_id, r.attempt, r.heartbeat_at
-    ), logged as (
-        insert into public.planner_execution_logs (run_id, organization_id, level, message, context)
-        select id, organization_id, 'ERROR',
-               format('Timeout: worker %s stopped sending heartbeats; run marked FAILED', worker_id),
-               jsonb_build_object('error', 'Timeout', 'worker_id', worker_id, 'attempt', attempt,
-                                  'last_heartbeat_at', heartbeat_at)
-        from stale
-        returning 1
-    )
-    select count(*)::integer into reaped from logged;
-    perform planner.sweep_workers();
-    return reaped;
-end;
-$$;
-
---
--- Name: register_worker(text, text, integer, text, timestamp with time zone); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.register_worker(worker_id text, host text, pid integer, version text, started_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    previous public.planner_workers;
-    clash boolean := false;
-begin
-    select * into previous from public.planner_workers w
-     where w.worker_id = register_worker.worker_id for update;
-    if found then
-        clash := (previous.host is distinct from coalesce(register_worker.host, '')
-                  or previous.pid is distinct from register_worker.pid)
-                 and previous.last_seen_at >= now() - (select s.stale_after from public.planner_settings s);
-    end if;
-    insert into public.planner_workers as w
-        (worker_id, host, pid, version, started_at, last_seen_at, current_run_id, state)
-    values (register_worker.worker_id, coalesce(register_worker.host, ''), register_worker.pid,
-            coalesce(register_worker.version, ''), coalesce(register_worker.started_at, now()),
-            now(), null, 'idle')
-    on conflict on constraint planner_workers_pkey do update
-        set host = excluded.host, pid = excluded.pid, version = excluded.version,
-            started_at = excluded.started_at, last_seen_at = now(), current_run_id = null,
-            state = 'idle';
-    return clash;
-end;
-$$;
-
---
--- Name: release_run(uuid, text, integer); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.release_run(run_id uuid, worker_id text, attempt integer) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with hit as (
-        update public.allocation_planner_runs r
-           set state = 'PENDING', worker_id = null, claimed_at = null, heartbeat_at = null,
-               progress = null
-         where r.id = release_run.run_id and r.state = 'GENERATING'
-           and r.worker_id = release_run.worker_id and r.attempt = release_run.attempt
-        returning 1
-    )
-    select exists (select 1 from hit);
-$$;
-
---
--- Name: restore_snapshot(uuid); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.restore_snapshot(history_id uuid) RETURNS uuid
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    snap public.job_lines_history;
-    problem text;
-    new_history_id uuid;
-begin
-    select * into snap from public.job_lines_history h where h.id = restore_snapshot.history_id;
-    if not found then
-        raise exception 'job_lines_history % does not exist', restore_snapshot.history_id using errcode = 'no_data_found';
-    end if;
-    -- API users (PostgREST sets role/claims) must be an admin or editor of the organisation.
-    if coalesce(auth.jwt() ->> 'role', current_setting('role', true)) in ('anon', 'authenticated')
-       and not planner.has_role(snap.organization_id, array['admin', 'editor']) then
-        raise exception 'permission denied: only an admin or editor of the organisation may restore job lines'
-            using errcode = 'insufficient_privilege';
-    end if;
-
-    perform 1 from public.allocation_runs a
-    where a.id = snap.allocation_run_id and a.organization_id = snap.organization_id for update;
-    if exists (select 1 from public.allocation_planner_runs r
-               where r.allocation_run_id = snap.allocation_run_id and r.state in ('PENDING', 'GENERATING')) then
-        raise exception 'allocation round % has a planner run in progress; cancel it before restoring', snap.allocation_run_id
-            using errcode = 'object_in_use';
-    end if;
-    select string_agg(j.label, ', ') into problem
-    from public.job_lines j
-    where j.allocation_run_id = snap.allocation_run_id and j.locked
-      and j.label in (select s ->> 'label' from jsonb_array_elements(snap.lines) s);
-    if problem is not null then
-        raise exception 'cannot restore: label(s) % are now used by locked lines', problem
-            using errcode = 'unique_violation';
-    end if;
-
-    new_history_id := planner.snapshot_and_clear_unlocked_lines(
-        snap.organization_id, snap.allocation_run_id, null, 'restore');
-
-    with restored as (
-        insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
-        select snap.organization_id, snap.allocation_run_id,
-               (select r.id from public.allocation_planner_runs r
-                 where r.id = (s ->> 'planner_run_id')::uuid and r.organization_id = snap.organization_id),
-               s ->> 'label', false, coalesce(s ->> 'source', 'restored')
-        from jsonb_array_elements(snap.lines) s
-        returning job_lines.id, job_lines.label
-    )
-    insert into public.rotations (organization_id, allocation_run_id, job_line_id, term_ordinal, unit_id, locked)
-    select snap.organization_id, snap.allocation_run_id, restored.id,
-           (ro ->> 'term')::integer, (ro ->> 'unit_id')::uuid, coalesce((ro ->> 'locked')::boolean, false)
-    from jsonb_array_elements(snap.lines) s
-    join restored on restored.label = s ->> 'label'
-    cross join jsonb_array_elements(s -> 'rotations') ro;
-
-    return new_history_id;
-end $$;
-
---
--- Name: snapshot_and_clear_unlocked_lines(uuid, uuid, uuid, text); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.snapshot_and_clear_unlocked_lines(organization_id uuid, allocation_run_id uuid, planner_run_id uuid, reason text) RETURNS uuid
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-declare
-    history_id uuid;
-begin
-    insert into public.job_lines_history (organization_id, allocation_run_id, planner_run_id, reason, lines)
-    select snapshot_and_clear_unlocked_lines.organization_id, snapshot_and_clear_unlocked_lines.allocation_run_id,
-           snapshot_and_clear_unlocked_lines.planner_run_id, snapshot_and_clear_unlocked_lines.reason,
-           coalesce(jsonb_agg(jsonb_build_object(
-               'label', j.label, 'source', j.source, 'planner_run_id', j.planner_run_id,
-               'rotations', coalesce((
-                   select jsonb_agg(jsonb_build_object('term', ro.term_ordinal, 'unit', u.code,
-                                                       'unit_id', ro.unit_id, 'locked', ro.locked)
-                                    order by ro.term_ordinal)
-                   from public.rotations ro join public.units u on u.id = ro.unit_id
-                   where ro.job_line_id = j.id), '[]'::jsonb)
-           ) order by j.label), '[]'::jsonb)
-    from public.job_lines j
-    where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
-      and j.allocation_run_id = snapshot_and_clear_unlocked_lines.allocation_run_id
-      and not j.locked
-    returning id into history_id;
-
-    delete from public.job_lines j
-    where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
-      and j.allocation_run_id = snapshot_and_clear_unlocked_lines.allocation_run_id
-      and not j.locked;
-    return history_id;
-end $$;
-
---
--- Name: status(integer); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.status(failures integer DEFAULT 10) RETURNS jsonb
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with settings as (
-        select s.stale_after from public.planner_settings s limit 1
-    )
-    select jsonb_build_object(
-        'generated_at', now(),
-        'stale_after_s', (select extract(epoch from stale_after)::integer from settings),
-        'workers', coalesce((
-            select jsonb_agg(jsonb_build_object(
-                       'worker_id', w.worker_id, 'host', w.host, 'pid', w.pid,
-                       'version', w.version, 'state', w.state,
-                       'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
-                       'last_seen_s', round(extract(epoch from now() - w.last_seen_at)::numeric, 1),
-                       'alive', w.last_seen_at >= now() - (select stale_after from settings),
-                       'current_run_id', w.current_run_id)
-                   order by w.worker_id)
-            from public.planner_workers w), '[]'::jsonb),
-        'queue', planner.queue_stats(),
-        'generating', coalesce((
-            select jsonb_agg(jsonb_build_object(
-                       'run_id', r.id, 'organization_id', r.organization_id,
-                       'organization', o.name, 'allocation_run_id', r.allocation_run_id,
-                       'worker_id', r.worker_id, 'attempt', r.attempt,
-                       'claimed_at', r.claimed_at, 'heartbeat_at', r.heartbeat_at,
-                       'elapsed_s', round(extract(epoch from now() - r.claimed_at)::numeric, 1),
-                       'heartbeat_age_s', round(extract(epoch from now() - r.heartbeat_at)::numeric, 1),
-                       'constraints', to_jsonb(r.constraints),
-                       'percent', r.progress -> 'percent',
-                       'objective', r.progress -> 'objective',
-                       'phase', r.progress -> 'phase',
-                       'progress', r.progress)
-                   order by r.claimed_at)
-            from public.allocation_planner_runs r
-            join public.organizations o on o.id = r.organization_id
-            where r.state = 'GENERATING'), '[]'::jsonb),
-        'failures', coalesce((
-            select jsonb_agg(to_jsonb(f) - 'ord' order by f.ord)
-            from (
-                select row_number() over (order by r.finished_at desc nulls last, r.created_at desc) as ord,
-                       r.id as run_id, r.organization_id, o.name as organization,
-                       r.allocation_run_id, r.state, r.error, r.worker_id, r.attempt,
-                       r.created_at, r.finished_at
-                from public.allocation_planner_runs r
-                join public.organizations o on o.id = r.organization_id
-                where r.state in ('FAILED', 'INFEASIBLE')
-                order by r.finished_at desc nulls last, r.created_at desc
-                limit greatest(0, least(coalesce(status.failures, 10), 1000))
-            ) f), '[]'::jsonb)
-    );
-$$;
-
---
--- Name: sweep_workers(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.sweep_workers() RETURNS integer
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with swept as (
-        delete from public.planner_workers w
-         where w.last_seen_at < now() - (select s.stale_after from public.planner_settings s)
-        returning 1
-    )
-    select count(*)::integer from swept;
-$$;
-
---
--- Name: tg_run_abuse_guard(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.tg_run_abuse_guard() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    active_id uuid;
-    active_state text;
-    recent integer;
-    max_per_hour integer;
-begin
-    -- Tenancy first. BEFORE triggers run ahead of RLS's WITH CHECK, so without this a
-    -- member of another organisation would get this function's answers (the id and state
-    -- of the round's active run, the organisation's hourly count) instead of a refusal.
-    -- planner.is_member is defined with the RLS policies (…000300_planner_security.sql).
-    if coalesce(auth.jwt() ->> 'role', '') not in ('service_role', '')
-       and not planner.is_member(new.organization_id) then
-        raise exception 'new row violates row-level security policy for table "allocation_planner_runs"'
-            using errcode = 'insufficient_privilege';
-    end if;
-
-    -- serialise inserts per organisation so two concurrent requests cannot both pass the count
-    perform pg_advisory_xact_lock(hashtextextended('planner_runs:' || new.organization_id::text, 0));
-
-    select r.id, r.state into active_id, active_state
-    from public.allocation_planner_runs r
-    where r.allocation_run_id = new.allocation_run_id and r.state in ('PENDING', 'GENERATING')
-    limit 1;
-    if found then
-        raise exception 'allocation round % already has a % planner run (%); wait for it to finish or cancel it',
-            new.allocation_run_id, active_state, active_id
-            using errcode = 'unique_violation';
-    end if;
-
-    select s.max_runs_per_org_per_hour into max_per_hour from public.planner_settings s;
-    select count(*) into recent
-    from public.allocation_planner_runs r
-    where r.organization_id = new.organization_id and r.created_at > now() - interval '1 hour';
-    if recent >= max_per_hour then
-        raise exception 'organisation % has requested % planner runs in the last hour (limit %); try again later',
-            new.organization_id, recent, max_per_hour
-            using errcode = 'program_limit_exceeded';
-    end if;
-    return new;
-end $$;
-
---
--- Name: tg_run_notify(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.tg_run_notify() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-declare
-    payload text := json_build_object('run_id', new.id, 'organization_id', new.organization_id)::text;
-begin
-    if new.state = 'PENDING' and (tg_op = 'INSERT' or old.state <> 'PENDING') then
-        perform pg_notify('planner_runs', payload);
-    elsif new.state = 'CANCELLED' and tg_op = 'UPDATE' and old.state <> 'CANCELLED' then
-        perform pg_notify('planner_cancellations', payload);
-    end if;
-    return null;
-end $$;
-
---
--- Name: tg_run_state_machine(); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.tg_run_state_machine() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-begin
-    if tg_op = 'INSERT' then
-        if new.state <> 'PENDING' then
-            raise exception 'a planner run must be inserted as PENDING, not %', new.state
-                using errcode = 'check_violation';
+    if constraints is null then
+        problems := problems || 'constraints: must be a list of rule-set names'::pg_catalog.text;
+    else
+        if pg_catalog.cardinality(constraints) > max_constraints then
+            problems := problems || pg_catalog.format('constraints: %s items: too many: the limit is %s rule sets',
+                                                      pg_catalog.cardinality(constraints), max_constraints);
         end if;
-        return new;
+        problems := problems || array(
+            select pg_catalog.format('constraints[%s]: %s', x.n - 1,
+                       case when x.c is null then 'must be a rule-set name (a string), not null'
+                            when x.c <> all (known) then
+                                pg_catalog.format('%L: unknown rule set; known rule sets are: %s',
+                                                  pg_catalog.left(x.c, 80), pg_catalog.array_to_string(known, ', '))
+                            else pg_catalog.format('%L: rule set listed twice', x.c) end)
+            from (select u.c, u.n, pg_catalog.row_number() over (partition by u.c order by u.n) as k
+                  from pg_catalog.unnest(constraints) with ordinality as u(c, n)) x
+            where x.c is null or x.c <> all (known) or x.k > 1
+            order by x.n);
     end if;
-    if new.state is not distinct from old.state then
-        return new;
+
+    if params is null or pg_catalog.jsonb_typeof(params) <> 'object' then
+        problems := problems || 'params: must be an object'::pg_catalog.text;
+        return pg_catalog.array_to_string(problems, '; ');
     end if;
-    if (old.state, new.state) not in (
-        ('PENDING', 'GENERATING'),
-        ('GENERATING', 'COMPLETED'), ('GENERATING', 'INFEASIBLE'), ('GENERATING', 'FAILED'),
-        ('GENERATING', 'PENDING'),
-        ('PENDING', 'CANCELLED'), ('GENERATING', 'CANCELLED')
-    ) then
-        raise exception 'illegal planner run state transition: % -> %', old.state, new.state
-            using errcode = 'check_violation',
-                  hint = 'allowed: PENDING->GENERATING, GENERATING->COMPLETED|INFEASIBLE|FAILED|PENDING, PENDING|GENERATING->CANCELLED';
+    problems := problems || array(
+        select pg_catalog.format('params.%s: unknown parameter; known: %s', pg_catalog.left(k, 80),
+                                 pg_catalog.array_to_string(param_keys, ', '))
+        from pg_catalog.jsonb_object_keys(params) k where k <> all (param_keys) order by k);
+    foreach key in array array['min_lines', 'max_lines', 'seed'] loop
+        v := params -> key;
+        continue when v is null or v = 'null'::pg_catalog.jsonb;
+        limit_value := (case key when 'seed' then max_seed else max_lines end);
+        if pg_catalog.jsonb_typeof(v) <> 'number' or v::pg_catalog.text !~ '^-?[0-9]+$' then
+            problems := problems || pg_catalog.format('params.%s: must be a whole number', key);
+        elsif v::pg_catalog.text::pg_catalog.numeric < 0 then
+            problems := problems || pg_catalog.format('params.%s: must be >= 0', key);
+        elsif v::pg_catalog.text::pg_catalog.numeric > limit_value then
+            problems := problems || pg_catalog.format('params.%s: must be <= %s', key, limit_value);
+        end if;
+    end loop;
+    if pg_catalog.jsonb_typeof(params -> 'min_lines') = 'number'
+       and pg_catalog.jsonb_typeof(params -> 'max_lines') = 'number'
+       and (params ->> 'min_lines')::pg_catalog.numeric > (params ->> 'max_lines')::pg_catalog.numeric then
+        problems := problems || pg_catalog.format('params.min_lines: must not exceed params.max_lines (%s)',
+                                                  params ->> 'max_lines');
     end if;
-    if new.state in ('COMPLETED', 'INFEASIBLE', 'FAILED', 'CANCELLED') then
-        new.finished_at := coalesce(new.finished_at, now());
-    elsif new.state = 'PENDING' then
-        new.finished_at := null;
+    v := params -> 'time_limit_s';
+    if v is not null and v <> 'null'::pg_catalog.jsonb then
+        if pg_catalog.jsonb_typeof(v) <> 'number' then
+            problems := problems || 'params.time_limit_s: must be a number of seconds'::pg_catalog.text;
+        elsif (v::pg_catalog.text)::pg_catalog.numeric <= 0 then
+            problems := problems || 'params.time_limit_s: must be a positive number of seconds'::pg_catalog.text;
+        elsif (v::pg_catalog.text)::pg_catalog.numeric > max_time_limit_s then
+            problems := problems || pg_catalog.format('params.time_limit_s: must be <= %s (the time limit''s limit)',
+                                                      max_time_limit_s);
+        end if;
     end if;
-    return new;
-end $$;
-
---
--- Name: worker_seen(text, uuid, text); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.worker_seen(worker_id text, current_run_id uuid DEFAULT NULL::uuid, state text DEFAULT NULL::text) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with seen as (
-        update public.planner_workers w
-           set last_seen_at = now(),
-               current_run_id = worker_seen.current_run_id,
-               state = coalesce(worker_seen.state,
-                                case when worker_seen.current_run_id is null then 'idle'
-                                     else 'solving' end)
-         where w.worker_id = worker_seen.worker_id
-        returning 1
-    )
-    select exists (select 1 from seen);
-$$;
-
---
--- Name: write_logs(jsonb); Type: FUNCTION; Schema: planner; Owner: -
---
-
-CREATE FUNCTION planner.write_logs(entries jsonb) RETURNS integer
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    with written as (
-        insert into public.planner_execution_logs
-            (run_id, organization_id, level, message, traceback, context, created_at)
-        select r.id, r.organization_id, upper(coalesce(e ->> 'level', 'INFO')),
-               coalesce(e ->> 'message', ''), e ->> 'traceback',
-               coalesce(nullif(e -> 'context', 'null'::jsonb), '{}'::jsonb),
-               coalesce((e ->> 'created_at')::timestamptz, now())
-        from jsonb_array_elements(write_logs.entries) e
-        join public.allocation_planner_runs r on r.id = (e ->> 'run_id')::uuid
-        returning 1
-    )
-    select count(*)::integer from written;
-$$;
+    foreach key in array array['allow_shortfall', 'deterministic'] loop
+        v := params -> key;
+        if v is not null and pg_catalog.jsonb_typeof(v) <> 'boolean' then
+            problems := problems || pg_catalog.format('params.%s: must be true or false', key);
+        end if;
+    end loop;
+    -- a readable refusal, however many problems: the first ten, then how many more
+    if pg_catalog.cardinality(problems) > 10 then
+        problems := problems[1:10]
+                    || pg_catalog.format('and %s more', pg_catalog.cardinality(problems) - 10);
+    end if;
+    return nullif(pg_catalog.array_to_string(problems, '; '), '');
+end $_$;
 
 SET default_tablespace = '';
 
@@ -827,9 +368,706 @@ CREATE TABLE public.allocation_planner_runs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT allocation_planner_runs_attempt_check CHECK ((attempt >= 0)),
     CONSTRAINT allocation_planner_runs_check CHECK (((state <> 'GENERATING'::text) OR ((worker_id IS NOT NULL) AND (heartbeat_at IS NOT NULL)))),
-    CONSTRAINT allocation_planner_runs_params_check CHECK ((jsonb_typeof(params) = 'object'::text)),
+    CONSTRAINT allocation_planner_runs_request_within_limits CHECK ((planner.run_request_problem(constraints, params) IS NULL)),
     CONSTRAINT allocation_planner_runs_state_check CHECK ((state = ANY (ARRAY['PENDING'::text, 'GENERATING'::text, 'COMPLETED'::text, 'INFEASIBLE'::text, 'FAILED'::text, 'CANCELLED'::text])))
 );
+
+--
+-- Name: fenced_run(uuid, text, integer); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.fenced_run(run_id uuid, worker_id text, attempt integer) RETURNS public.allocation_planner_runs
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select r.* from public.allocation_planner_runs r
+    where r.id = fenced_run.run_id and r.state = 'GENERATING'
+      and r.worker_id = fenced_run.worker_id and r.attempt = fenced_run.attempt
+    for update;
+$$;
+
+--
+-- Name: finish_run(uuid, text, integer, text, jsonb, text); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.finish_run(run_id uuid, worker_id text, attempt integer, state text, result jsonb DEFAULT NULL::jsonb, error text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if finish_run.state is null or finish_run.state not in ('INFEASIBLE', 'FAILED') then
+        raise exception 'finish_run: state must be INFEASIBLE or FAILED, not %', finish_run.state
+            using errcode = 'invalid_parameter_value';
+    end if;
+    update public.allocation_planner_runs r
+       set state = finish_run.state, result = finish_run.result, error = finish_run.error,
+           finished_at = pg_catalog.now()
+     where r.id = finish_run.run_id and r.state = 'GENERATING'
+       and r.worker_id = finish_run.worker_id and r.attempt = finish_run.attempt;
+    return found;
+end $$;
+
+--
+-- Name: has_role(uuid, text[]); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.has_role(organization_id uuid, roles text[]) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select exists (
+        select 1 from public.organization_members m
+        where m.organization_id = has_role.organization_id and m.user_id = auth.uid()
+          and m.role = any (has_role.roles));
+$$;
+
+--
+-- Name: heartbeat(uuid, text, integer, jsonb); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.heartbeat(run_id uuid, worker_id text, attempt integer, progress jsonb DEFAULT NULL::jsonb) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    with hit as (
+        update public.allocation_planner_runs r
+           set heartbeat_at = pg_catalog.now(), progress = coalesce(heartbeat.progress, r.progress)
+         where r.id = heartbeat.run_id and r.state = 'GENERATING'
+           and r.worker_id = heartbeat.worker_id and r.attempt = heartbeat.attempt
+        returning 1
+    )
+    select exists (select 1 from hit);
+$$;
+
+--
+-- Name: invoker_bypasses_rls(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.invoker_bypasses_rls() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select coalesce((
+        select r.rolsuper or r.rolbypassrls
+               or r.oid = (select n.nspowner from pg_catalog.pg_namespace n where n.nspname = 'planner')
+        from pg_catalog.pg_roles r
+        where r.rolname = coalesce(nullif(pg_catalog.current_setting('role'), 'none'),
+                                   session_user::pg_catalog.text)), false);
+$$;
+
+--
+-- Name: is_member(uuid); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.is_member(organization_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select planner.has_role(is_member.organization_id, array['admin', 'editor', 'viewer']::pg_catalog.text[]);
+$$;
+
+--
+-- Name: load_plan(uuid, text, integer); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.load_plan(run_id uuid, worker_id text, attempt integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    run public.allocation_planner_runs;
+begin
+    select * into run from public.allocation_planner_runs r
+    where r.id = load_plan.run_id and r.state = 'GENERATING'
+      and r.worker_id = load_plan.worker_id and r.attempt = load_plan.attempt;
+    if not found then
+        raise exception 'planner run % is not GENERATING for worker % at attempt %',
+            load_plan.run_id, load_plan.worker_id, load_plan.attempt
+            using errcode = 'insufficient_privilege';
+    end if;
+    return planner.plan_document_of(run);
+end $$;
+
+--
+-- Name: payload_rotations(jsonb); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.payload_rotations(lines jsonb) RETURNS TABLE(label text, term integer, unit text, locked boolean)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select e ->> 'label',
+           case when pg_catalog.jsonb_typeof(ro -> 'term') = 'number'
+                then (ro ->> 'term')::pg_catalog.numeric::pg_catalog.int4 end,
+           ro ->> 'unit',
+           coalesce((ro ->> 'locked')::pg_catalog.bool, false)
+    from pg_catalog.jsonb_array_elements(payload_rotations.lines) e
+    cross join pg_catalog.jsonb_array_elements(e -> 'rotations') ro;
+$$;
+
+--
+-- Name: plan_document(uuid, uuid); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.plan_document(run_id uuid, organization_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    run public.allocation_planner_runs;
+begin
+    select * into run from public.allocation_planner_runs r
+    where r.id = plan_document.run_id and r.organization_id = plan_document.organization_id;
+    if not found then
+        raise exception 'planner run % is not a run of organisation %', plan_document.run_id, plan_document.organization_id
+            using errcode = 'insufficient_privilege';
+    end if;
+    return planner.plan_document_of(run);
+end $$;
+
+--
+-- Name: plan_document_of(public.allocation_planner_runs); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.plan_document_of(run public.allocation_planner_runs) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    doc pg_catalog.jsonb;
+begin
+    with lines as (
+        select j.id, j.label, j.locked,
+               exists (select 1 from public.rotations x
+                       where x.job_line_id = j.id and x.locked) as partial
+        from public.job_lines j
+        where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+    ), line_docs as (
+        select l.label, (l.locked or l.partial) as in_locked,
+               pg_catalog.jsonb_build_object('label', l.label, 'rotations', coalesce((
+                   select pg_catalog.jsonb_object_agg(ro.term_ordinal::pg_catalog.text, u.code order by ro.term_ordinal)
+                   from public.rotations ro join public.units u on u.id = ro.unit_id
+                   where ro.job_line_id = l.id and (l.locked or ro.locked or not l.partial)
+               ), '{}'::pg_catalog.jsonb)) as doc
+        from lines l
+    )
+    select pg_catalog.jsonb_build_object(
+        'name', a.name,
+        'terms', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ordinal', t.ordinal, 'name', t.name, 'weeks', t.weeks)
+                                        order by t.ordinal)
+            from public.plan_terms t where t.allocation_run_id = a.id and t.organization_id = a.organization_id
+        ), '[]'::pg_catalog.jsonb),
+        'units', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'code', u.code, 'name', u.name, 'specialty', u.specialty,
+                       'subspecialty', u.subspecialty, 'experiences', pg_catalog.to_jsonb(u.experiences),
+                       'kind', u.kind, 'nights', u.nights, 'span_terms', u.span_terms,
+                       'leave_weeks', u.leave_weeks) order by u.code)
+            from public.units u where u.allocation_run_id = a.id and u.organization_id = a.organization_id
+        ), '[]'::pg_catalog.jsonb),
+        'demand', coalesce((
+            select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('unit', u.code, 'term', d.term_ordinal,
+                                                                      'min', d.min_lines, 'max', d.max_lines)
+                                        order by u.code, d.term_ordinal)
+            from public.unit_demands d join public.units u on u.id = d.unit_id
+            where d.allocation_run_id = a.id and d.organization_id = a.organization_id
+        ), '[]'::pg_catalog.jsonb),
+        'locked_lines', coalesce((select pg_catalog.jsonb_agg(ld.doc order by ld.label) from line_docs ld where ld.in_locked), '[]'::pg_catalog.jsonb),
+        'current_lines', coalesce((select pg_catalog.jsonb_agg(ld.doc order by ld.label) from line_docs ld where not ld.in_locked), '[]'::pg_catalog.jsonb),
+        'constraints', pg_catalog.to_jsonb(run.constraints),
+        'params', run.params
+    ) into doc
+    from public.allocation_runs a
+    where a.id = run.allocation_run_id and a.organization_id = run.organization_id;
+    return doc;
+end $$;
+
+--
+-- Name: queue_stats(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.queue_stats() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select jsonb_build_object(
+        'pending', (select pg_catalog.count(*) from public.allocation_planner_runs r where r.state = 'PENDING'),
+        'generating', (select pg_catalog.count(*) from public.allocation_planner_runs r where r.state = 'GENERATING'),
+        'oldest_pending_at', (select min(r.created_at) from public.allocation_planner_runs r
+                               where r.state = 'PENDING'),
+        'oldest_pending_age_s', (select round(extract(epoch from pg_catalog.now() - min(r.created_at))::pg_catalog.numeric, 3)
+                                 from public.allocation_planner_runs r where r.state = 'PENDING')
+    );
+$$;
+
+--
+-- Name: reap_stale_runs(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.reap_stale_runs() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    reaped pg_catalog.int4;
+begin
+    with settings as (
+        select s.stale_after, s.max_attempts from public.planner_settings s limit 1
+    ), stale as (
+        update public.allocation_planner_runs r
+           set state = case when r.attempt < st.max_attempts then 'PENDING' else 'FAILED' end,
+               worker_id = case when r.attempt < st.max_attempts then null else r.worker_id end,
+               claimed_at = case when r.attempt < st.max_attempts then null else r.claimed_at end,
+               heartbeat_at = case when r.attempt < st.max_attempts then null else r.heartbeat_at end,
+               progress = case when r.attempt < st.max_attempts then null else r.progress end,
+               finished_at = case when r.attempt < st.max_attempts then null else pg_catalog.now() end,
+               error = case when r.attempt < st.max_attempts then null
+                            else pg_catalog.format('Timeout: no heartbeat from worker %s since %s',
+                                                   r.worker_id, r.heartbeat_at) end
+          from settings st, public.allocation_planner_runs lost
+         where lost.id = r.id
+           and r.state = 'GENERATING'
+           and r.heartbeat_at < pg_catalog.now() - st.stale_after
+        returning r.id, r.organization_id, r.state, lost.worker_id, r.attempt,
+                  lost.heartbeat_at, st.max_attempts
+    ), logged as (
+        insert into public.planner_execution_logs (run_id, organization_id, level, message, context)
+        select stale.id, stale.organization_id,
+               case when stale.state = 'PENDING' then 'WARNING' else 'ERROR' end,
+               case when stale.state = 'PENDING'
+                    then pg_catalog.format(
+                        'Worker %s stopped sending heartbeats during attempt %s of %s; run handed '
+                        'back to PENDING for another worker', stale.worker_id, stale.attempt,
+                        stale.max_attempts)
+                    else pg_catalog.format(
+                        'Timeout: worker %s stopped sending heartbeats; run marked FAILED',
+                        stale.worker_id) end,
+               pg_catalog.jsonb_build_object(
+                   'error', case when stale.state = 'PENDING' then 'Retry' else 'Timeout' end,
+                   'worker_id', stale.worker_id, 'attempt', stale.attempt,
+                   'max_attempts', stale.max_attempts, 'last_heartbeat_at', stale.heartbeat_at)
+        from stale
+        returning 1
+    )
+    select pg_catalog.count(*)::pg_catalog.int4 into reaped from logged;
+    perform planner.sweep_workers();
+    return reaped;
+end;
+$$;
+
+--
+-- Name: register_worker(text, text, integer, text, timestamp with time zone); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.register_worker(worker_id text, host text, pid integer, version text, started_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    previous public.planner_workers;
+    clash pg_catalog.bool := false;
+begin
+    select * into previous from public.planner_workers w
+     where w.worker_id = register_worker.worker_id for update;
+    if found then
+        clash := (previous.host is distinct from coalesce(register_worker.host, '')
+                  or previous.pid is distinct from register_worker.pid)
+                 and previous.last_seen_at >= pg_catalog.now() - (select s.stale_after from public.planner_settings s);
+    end if;
+    insert into public.planner_workers as w
+        (worker_id, host, pid, version, started_at, last_seen_at, current_run_id, state)
+    values (register_worker.worker_id, coalesce(register_worker.host, ''), register_worker.pid,
+            coalesce(register_worker.version, ''), coalesce(register_worker.started_at, pg_catalog.now()),
+            pg_catalog.now(), null, 'idle')
+    on conflict on constraint planner_workers_pkey do update
+        set host = excluded.host, pid = excluded.pid, version = excluded.version,
+            started_at = excluded.started_at, last_seen_at = pg_catalog.now(), current_run_id = null,
+            state = 'idle';
+    return clash;
+end;
+$$;
+
+--
+-- Name: release_run(uuid, text, integer); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.release_run(run_id uuid, worker_id text, attempt integer) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    with hit as (
+        update public.allocation_planner_runs r
+           set state = 'PENDING', worker_id = null, claimed_at = null, heartbeat_at = null,
+               progress = null
+         where r.id = release_run.run_id and r.state = 'GENERATING'
+           and r.worker_id = release_run.worker_id and r.attempt = release_run.attempt
+        returning 1
+    )
+    select exists (select 1 from hit);
+$$;
+
+--
+-- Name: restore_snapshot(uuid); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.restore_snapshot(history_id uuid) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    snap public.job_lines_history;
+    problem pg_catalog.text;
+    new_history_id pg_catalog.uuid;
+begin
+    select * into snap from public.job_lines_history h where h.id = restore_snapshot.history_id;
+    if not found
+       or not (planner.invoker_bypasses_rls()
+               or planner.has_role(snap.organization_id, array['admin', 'editor']::pg_catalog.text[])) then
+        raise exception 'job line snapshot % does not exist or you may not restore it (admins and editors of its organisation may)',
+            restore_snapshot.history_id
+            using errcode = 'insufficient_privilege';
+    end if;
+
+    perform 1 from public.allocation_runs a
+    where a.id = snap.allocation_run_id and a.organization_id = snap.organization_id for update;
+    if exists (select 1 from public.allocation_planner_runs r
+               where r.organization_id = snap.organization_id and r.allocation_run_id = snap.allocation_run_id
+                 and r.state in ('PENDING', 'GENERATING')) then
+        raise exception 'allocation round % has a planner run in progress; cancel it before restoring', snap.allocation_run_id
+            using errcode = 'object_in_use';
+    end if;
+    select pg_catalog.string_agg(j.label, ', ') into problem
+    from public.job_lines j
+    where j.organization_id = snap.organization_id and j.allocation_run_id = snap.allocation_run_id and j.locked
+      and j.label in (select s ->> 'label' from pg_catalog.jsonb_array_elements(snap.lines) s);
+    if problem is not null then
+        raise exception 'cannot restore: label(s) % are now used by locked lines', problem
+            using errcode = 'unique_violation';
+    end if;
+
+    new_history_id := planner.snapshot_and_clear_unlocked_lines(
+        snap.organization_id, snap.allocation_run_id, null, 'restore');
+
+    with restored as (
+        insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
+        select snap.organization_id, snap.allocation_run_id,
+               (select r.id from public.allocation_planner_runs r
+                 where r.id = (s ->> 'planner_run_id')::pg_catalog.uuid and r.organization_id = snap.organization_id),
+               s ->> 'label', false, coalesce(s ->> 'source', 'restored')
+        from pg_catalog.jsonb_array_elements(snap.lines) s
+        returning job_lines.id, job_lines.label
+    )
+    insert into public.rotations (organization_id, allocation_run_id, job_line_id, term_ordinal, unit_id, locked)
+    select snap.organization_id, snap.allocation_run_id, restored.id,
+           (ro ->> 'term')::pg_catalog.int4, (ro ->> 'unit_id')::pg_catalog.uuid,
+           coalesce((ro ->> 'locked')::pg_catalog.bool, false)
+    from pg_catalog.jsonb_array_elements(snap.lines) s
+    join restored on restored.label = s ->> 'label'
+    cross join pg_catalog.jsonb_array_elements(s -> 'rotations') ro;
+
+    return new_history_id;
+end $$;
+
+--
+-- Name: snapshot_and_clear_unlocked_lines(uuid, uuid, uuid, text); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.snapshot_and_clear_unlocked_lines(organization_id uuid, allocation_run_id uuid, planner_run_id uuid, reason text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    history_id pg_catalog.uuid;
+begin
+    insert into public.job_lines_history (organization_id, allocation_run_id, planner_run_id, reason, lines)
+    select snapshot_and_clear_unlocked_lines.organization_id, snapshot_and_clear_unlocked_lines.allocation_run_id,
+           snapshot_and_clear_unlocked_lines.planner_run_id, snapshot_and_clear_unlocked_lines.reason,
+           coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'label', j.label, 'source', j.source, 'planner_run_id', j.planner_run_id,
+               'rotations', coalesce((
+                   select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('term', ro.term_ordinal, 'unit', u.code,
+                                                                             'unit_id', ro.unit_id, 'locked', ro.locked)
+                                               order by ro.term_ordinal)
+                   from public.rotations ro join public.units u on u.id = ro.unit_id
+                   where ro.job_line_id = j.id), '[]'::pg_catalog.jsonb)
+           ) order by j.label), '[]'::pg_catalog.jsonb)
+    from public.job_lines j
+    where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
+      and j.allocation_run_id = snapshot_and_clear_unlocked_lines.allocation_run_id
+      and not j.locked
+    returning id into history_id;
+
+    delete from public.job_lines j
+    where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
+      and j.allocation_run_id = snapshot_and_clear_unlocked_lines.allocation_run_id
+      and not j.locked;
+    return history_id;
+end $$;
+
+--
+-- Name: status(integer); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.status(failures integer DEFAULT 10) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    with settings as (
+        select s.stale_after from public.planner_settings s limit 1
+    )
+    select jsonb_build_object(
+        'generated_at', pg_catalog.now(),
+        'stale_after_s', (select extract(epoch from stale_after)::pg_catalog.int4 from settings),
+        'workers', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                       'worker_id', w.worker_id, 'host', w.host, 'pid', w.pid,
+                       'version', w.version, 'state', w.state,
+                       'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
+                       'last_seen_s', round(extract(epoch from pg_catalog.now() - w.last_seen_at)::pg_catalog.numeric, 1),
+                       'alive', w.last_seen_at >= pg_catalog.now() - (select stale_after from settings),
+                       'current_run_id', w.current_run_id,
+                       'polling_alone', w.polling_alone)
+                   order by w.worker_id)
+            from public.planner_workers w), '[]'::pg_catalog.jsonb),
+        'queue', planner.queue_stats(),
+        'generating', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                       'run_id', r.id, 'organization_id', r.organization_id,
+                       'organization', o.name, 'allocation_run_id', r.allocation_run_id,
+                       'worker_id', r.worker_id, 'attempt', r.attempt,
+                       'claimed_at', r.claimed_at, 'heartbeat_at', r.heartbeat_at,
+                       'elapsed_s', round(extract(epoch from pg_catalog.now() - r.claimed_at)::pg_catalog.numeric, 1),
+                       'heartbeat_age_s', round(extract(epoch from pg_catalog.now() - r.heartbeat_at)::pg_catalog.numeric, 1),
+                       'constraints', to_jsonb(r.constraints),
+                       'percent', r.progress -> 'percent',
+                       'objective', r.progress -> 'objective',
+                       'phase', r.progress -> 'phase',
+                       'progress', r.progress)
+                   order by r.claimed_at)
+            from public.allocation_planner_runs r
+            join public.organizations o on o.id = r.organization_id
+            where r.state = 'GENERATING'), '[]'::pg_catalog.jsonb),
+        'failures', coalesce((
+            select jsonb_agg(to_jsonb(f) - 'ord' order by f.ord)
+            from (
+                select row_number() over (order by r.finished_at desc nulls last, r.created_at desc) as ord,
+                       r.id as run_id, r.organization_id, o.name as organization,
+                       r.allocation_run_id, r.state, r.error, r.worker_id, r.attempt,
+                       r.created_at, r.finished_at
+                from public.allocation_planner_runs r
+                join public.organizations o on o.id = r.organization_id
+                where r.state in ('FAILED', 'INFEASIBLE')
+                order by r.finished_at desc nulls last, r.created_at desc
+                limit greatest(0, least(coalesce(status.failures, 10), 1000))
+            ) f), '[]'::pg_catalog.jsonb)
+    );
+$$;
+
+--
+-- Name: sweep_workers(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.sweep_workers() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    with swept as (
+        delete from public.planner_workers w
+         where w.last_seen_at < pg_catalog.now() - (select s.stale_after from public.planner_settings s)
+        returning 1
+    )
+    select pg_catalog.count(*)::pg_catalog.int4 from swept;
+$$;
+
+--
+-- Name: tg_run_abuse_guard(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.tg_run_abuse_guard() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    active_id pg_catalog.uuid;
+    active_state pg_catalog.text;
+    recent pg_catalog.int4;
+    max_per_hour pg_catalog.int4;
+    problem pg_catalog.text;
+begin
+    -- Tenancy first. BEFORE triggers run ahead of RLS's WITH CHECK, so without this a
+    -- non-member or a viewer would get this function's answers instead of a refusal.
+    if not planner.invoker_bypasses_rls()
+       and not planner.has_role(new.organization_id, array['admin', 'editor']::pg_catalog.text[]) then
+        raise exception 'new row violates row-level security policy for table "allocation_planner_runs"'
+            using errcode = 'insufficient_privilege',
+                  hint = 'only an admin or editor of the organisation may request a planner run';
+    end if;
+
+    problem := planner.run_request_problem(new.constraints, new.params);
+    if problem is not null then
+        raise exception 'invalid planner run request: %', problem using errcode = 'check_violation';
+    end if;
+
+    if not exists (select 1 from public.allocation_runs a
+                   where a.id = new.allocation_run_id and a.organization_id = new.organization_id) then
+        raise exception 'allocation round % is not a round of organisation %',
+            new.allocation_run_id, new.organization_id
+            using errcode = 'foreign_key_violation';
+    end if;
+
+    -- serialise inserts per organisation so two concurrent requests cannot both pass the count
+    perform pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('planner_runs:' || new.organization_id::pg_catalog.text, 0));
+
+    select r.id, r.state into active_id, active_state
+    from public.allocation_planner_runs r
+    where r.organization_id = new.organization_id and r.allocation_run_id = new.allocation_run_id
+      and r.state in ('PENDING', 'GENERATING')
+    limit 1;
+    if found then
+        raise exception 'allocation round % already has a % planner run (%); wait for it to finish or cancel it',
+            new.allocation_run_id, active_state, active_id
+            using errcode = 'unique_violation';
+    end if;
+
+    select s.max_runs_per_org_per_hour into max_per_hour from public.planner_settings s;
+    select pg_catalog.count(*) into recent
+    from public.planner_run_requests q
+    where q.organization_id = new.organization_id and q.requested_at > pg_catalog.now() - interval '1 hour';
+    if recent >= max_per_hour then
+        raise exception 'organisation % has requested % planner runs in the last hour (limit %); try again later',
+            new.organization_id, recent, max_per_hour
+            using errcode = 'program_limit_exceeded';
+    end if;
+
+    insert into public.planner_run_requests (organization_id, run_id, allocation_run_id, requested_by)
+    values (new.organization_id, new.id, new.allocation_run_id, new.requested_by);
+    return new;
+end $$;
+
+--
+-- Name: tg_run_notify(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.tg_run_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    payload pg_catalog.text := pg_catalog.json_build_object('run_id', new.id, 'organization_id', new.organization_id)::pg_catalog.text;
+begin
+    if new.state = 'PENDING' and (tg_op = 'INSERT' or old.state <> 'PENDING') then
+        perform pg_catalog.pg_notify('planner_runs', payload);
+    elsif new.state = 'CANCELLED' and tg_op = 'UPDATE' and old.state <> 'CANCELLED' then
+        perform pg_catalog.pg_notify('planner_cancellations', payload);
+    end if;
+    return null;
+end $$;
+
+--
+-- Name: tg_run_state_machine(); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.tg_run_state_machine() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if tg_op = 'INSERT' then
+        if new.state <> 'PENDING' then
+            raise exception 'a planner run must be inserted as PENDING, not %', new.state
+                using errcode = 'check_violation';
+        end if;
+        return new;
+    end if;
+    if new.state is not distinct from old.state then
+        return new;
+    end if;
+    if (old.state, new.state) not in (
+        ('PENDING', 'GENERATING'),
+        ('GENERATING', 'COMPLETED'), ('GENERATING', 'INFEASIBLE'), ('GENERATING', 'FAILED'),
+        ('GENERATING', 'PENDING'),
+        ('PENDING', 'CANCELLED'), ('GENERATING', 'CANCELLED')
+    ) then
+        raise exception 'illegal planner run state transition: % -> %', old.state, new.state
+            using errcode = 'check_violation',
+                  hint = 'allowed: PENDING->GENERATING, GENERATING->COMPLETED|INFEASIBLE|FAILED|PENDING, PENDING|GENERATING->CANCELLED';
+    end if;
+    if new.state in ('COMPLETED', 'INFEASIBLE', 'FAILED', 'CANCELLED') then
+        new.finished_at := coalesce(new.finished_at, pg_catalog.now());
+    elsif new.state = 'PENDING' then
+        new.finished_at := null;
+    end if;
+    return new;
+end $$;
+
+--
+-- Name: worker_seen(text, uuid, text, boolean); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.worker_seen(worker_id text, current_run_id uuid DEFAULT NULL::uuid, state text DEFAULT NULL::text, polling_alone boolean DEFAULT NULL::boolean) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    with seen as (
+        update public.planner_workers w
+           set last_seen_at = pg_catalog.now(),
+               current_run_id = worker_seen.current_run_id,
+               state = coalesce(worker_seen.state,
+                                case when worker_seen.current_run_id is null then 'idle'
+                                     else 'solving' end),
+               polling_alone = worker_seen.polling_alone
+         where w.worker_id = worker_seen.worker_id
+        returning 1
+    )
+    select exists (select 1 from seen);
+$$;
+
+--
+-- Name: write_logs(jsonb); Type: FUNCTION; Schema: planner; Owner: -
+--
+
+CREATE FUNCTION planner.write_logs(entries jsonb) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    with batch as (
+        select e, n
+        from pg_catalog.jsonb_array_elements(
+                 case when pg_catalog.jsonb_typeof(write_logs.entries) = 'array'
+                      then write_logs.entries else '[]'::pg_catalog.jsonb end) with ordinality as x(e, n)
+        where pg_catalog.jsonb_typeof(e) = 'object'
+          and (e ->> 'run_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+          and (e ->> 'attempt') ~ '^[0-9]{1,9}$'
+          and n <= 1000
+    ), written as (
+        insert into public.planner_execution_logs
+            (run_id, organization_id, level, message, traceback, context, created_at)
+        select r.id, r.organization_id, pg_catalog.upper(coalesce(b.e ->> 'level', 'INFO')),
+               pg_catalog.left(coalesce(b.e ->> 'message', ''), 10000),
+               pg_catalog.left(b.e ->> 'traceback', 100000),
+               (case when pg_catalog.jsonb_typeof(b.e -> 'context') = 'object'
+                          and pg_catalog.octet_length((b.e -> 'context')::pg_catalog.text) <= 65536
+                     then b.e -> 'context'
+                     when b.e -> 'context' is null or b.e -> 'context' = 'null'::pg_catalog.jsonb
+                     then '{}'::pg_catalog.jsonb
+                     else pg_catalog.jsonb_build_object('context_dropped', 'not an object or over 64 KiB')
+                end)
+               || pg_catalog.jsonb_build_object('worker_id', c.worker_id, 'attempt', c.attempt),
+               pg_catalog.now()
+        from batch b
+        join public.planner_run_claims c
+          on c.run_id = (b.e ->> 'run_id')::pg_catalog.uuid
+         and c.attempt = (b.e ->> 'attempt')::pg_catalog.int4
+         and c.worker_id = b.e ->> 'worker_id'
+        join public.allocation_planner_runs r on r.id = c.run_id and r.organization_id = c.organization_id
+        where pg_catalog.upper(coalesce(b.e ->> 'level', 'INFO'))
+              in ('TRACE', 'DEBUG', 'INFO', 'SUCCESS', 'WARNING', 'ERROR', 'CRITICAL')
+        returning 1
+    )
+    select pg_catalog.count(*)::pg_catalog.int4 from written;
+$_$;
 
 --
 -- Name: allocation_runs; Type: TABLE; Schema: public; Owner: -
@@ -932,6 +1170,44 @@ CREATE TABLE public.planner_execution_logs (
 );
 
 --
+-- Name: planner_run_claims; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.planner_run_claims (
+    run_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    organization_id uuid NOT NULL,
+    worker_id text NOT NULL,
+    claimed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: planner_run_requests; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.planner_run_requests (
+    id bigint NOT NULL,
+    organization_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    allocation_run_id uuid NOT NULL,
+    requested_by uuid,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: planner_run_requests_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.planner_run_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.planner_run_requests_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: planner_settings; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -939,8 +1215,10 @@ CREATE TABLE public.planner_settings (
     id boolean DEFAULT true NOT NULL,
     stale_after interval DEFAULT '00:02:00'::interval NOT NULL,
     max_runs_per_org_per_hour integer DEFAULT 30 NOT NULL,
+    max_attempts integer DEFAULT 2 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT planner_settings_id_check CHECK (id),
+    CONSTRAINT planner_settings_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
     CONSTRAINT planner_settings_max_runs_per_org_per_hour_check CHECK ((max_runs_per_org_per_hour > 0)),
     CONSTRAINT planner_settings_stale_after_check CHECK ((stale_after > '00:00:00'::interval))
 );
@@ -958,6 +1236,7 @@ CREATE TABLE public.planner_workers (
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     current_run_id uuid,
     state text DEFAULT 'idle'::text NOT NULL,
+    polling_alone boolean,
     CONSTRAINT planner_workers_host_check CHECK ((length(host) <= 255)),
     CONSTRAINT planner_workers_pid_check CHECK (((pid IS NULL) OR (pid > 0))),
     CONSTRAINT planner_workers_state_check CHECK ((state = ANY (ARRAY['starting'::text, 'idle'::text, 'solving'::text, 'stopping'::text]))),
@@ -1051,13 +1330,6 @@ ALTER TABLE ONLY public.allocation_runs
     ADD CONSTRAINT allocation_runs_pkey PRIMARY KEY (id);
 
 --
--- Name: job_lines job_lines_allocation_run_id_label_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.job_lines
-    ADD CONSTRAINT job_lines_allocation_run_id_label_key UNIQUE (allocation_run_id, label);
-
---
 -- Name: job_lines_history job_lines_history_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1070,6 +1342,13 @@ ALTER TABLE ONLY public.job_lines_history
 
 ALTER TABLE ONLY public.job_lines
     ADD CONSTRAINT job_lines_organization_id_allocation_run_id_id_key UNIQUE (organization_id, allocation_run_id, id);
+
+--
+-- Name: job_lines job_lines_organization_id_allocation_run_id_label_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.job_lines
+    ADD CONSTRAINT job_lines_organization_id_allocation_run_id_label_key UNIQUE (organization_id, allocation_run_id, label);
 
 --
 -- Name: job_lines job_lines_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1093,13 +1372,6 @@ ALTER TABLE ONLY public.organizations
     ADD CONSTRAINT organizations_pkey PRIMARY KEY (id);
 
 --
--- Name: plan_terms plan_terms_allocation_run_id_ordinal_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.plan_terms
-    ADD CONSTRAINT plan_terms_allocation_run_id_ordinal_key UNIQUE (allocation_run_id, ordinal);
-
---
 -- Name: plan_terms plan_terms_organization_id_allocation_run_id_ordinal_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1121,6 +1393,20 @@ ALTER TABLE ONLY public.planner_execution_logs
     ADD CONSTRAINT planner_execution_logs_pkey PRIMARY KEY (id);
 
 --
+-- Name: planner_run_claims planner_run_claims_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.planner_run_claims
+    ADD CONSTRAINT planner_run_claims_pkey PRIMARY KEY (run_id, attempt);
+
+--
+-- Name: planner_run_requests planner_run_requests_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.planner_run_requests
+    ADD CONSTRAINT planner_run_requests_pkey PRIMARY KEY (id);
+
+--
 -- Name: planner_settings planner_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1135,11 +1421,11 @@ ALTER TABLE ONLY public.planner_workers
     ADD CONSTRAINT planner_workers_pkey PRIMARY KEY (worker_id);
 
 --
--- Name: rotations rotations_job_line_id_term_ordinal_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: rotations rotations_organization_id_allocation_run_id_job_line_id_ter_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.rotations
-    ADD CONSTRAINT rotations_job_line_id_term_ordinal_key UNIQUE (job_line_id, term_ordinal);
+    ADD CONSTRAINT rotations_organization_id_allocation_run_id_job_line_id_ter_key UNIQUE (organization_id, allocation_run_id, job_line_id, term_ordinal);
 
 --
 -- Name: rotations rotations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1149,6 +1435,13 @@ ALTER TABLE ONLY public.rotations
     ADD CONSTRAINT rotations_pkey PRIMARY KEY (id);
 
 --
+-- Name: unit_demands unit_demands_organization_id_allocation_run_id_unit_id_term_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.unit_demands
+    ADD CONSTRAINT unit_demands_organization_id_allocation_run_id_unit_id_term_key UNIQUE (organization_id, allocation_run_id, unit_id, term_ordinal);
+
+--
 -- Name: unit_demands unit_demands_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1156,18 +1449,11 @@ ALTER TABLE ONLY public.unit_demands
     ADD CONSTRAINT unit_demands_pkey PRIMARY KEY (id);
 
 --
--- Name: unit_demands unit_demands_unit_id_term_ordinal_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.unit_demands
-    ADD CONSTRAINT unit_demands_unit_id_term_ordinal_key UNIQUE (unit_id, term_ordinal);
-
---
--- Name: units units_allocation_run_id_code_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: units units_organization_id_allocation_run_id_code_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.units
-    ADD CONSTRAINT units_allocation_run_id_code_key UNIQUE (allocation_run_id, code);
+    ADD CONSTRAINT units_organization_id_allocation_run_id_code_key UNIQUE (organization_id, allocation_run_id, code);
 
 --
 -- Name: units units_organization_id_allocation_run_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1193,7 +1479,7 @@ CREATE INDEX allocation_planner_runs_generating_idx ON public.allocation_planner
 -- Name: allocation_planner_runs_one_active_per_round; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX allocation_planner_runs_one_active_per_round ON public.allocation_planner_runs USING btree (allocation_run_id) WHERE (state = ANY (ARRAY['PENDING'::text, 'GENERATING'::text]));
+CREATE UNIQUE INDEX allocation_planner_runs_one_active_per_round ON public.allocation_planner_runs USING btree (organization_id, allocation_run_id) WHERE (state = ANY (ARRAY['PENDING'::text, 'GENERATING'::text]));
 
 --
 -- Name: allocation_planner_runs_org_claimed_idx; Type: INDEX; Schema: public; Owner: -
@@ -1250,10 +1536,22 @@ CREATE INDEX planner_execution_logs_org_idx ON public.planner_execution_logs USI
 CREATE INDEX planner_execution_logs_run_idx ON public.planner_execution_logs USING btree (run_id, created_at);
 
 --
+-- Name: planner_run_requests_org_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX planner_run_requests_org_idx ON public.planner_run_requests USING btree (organization_id, requested_at);
+
+--
 -- Name: planner_workers_last_seen_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX planner_workers_last_seen_idx ON public.planner_workers USING btree (last_seen_at);
+
+--
+-- Name: rotations_line_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rotations_line_idx ON public.rotations USING btree (job_line_id, term_ordinal);
 
 --
 -- Name: rotations_round_idx; Type: INDEX; Schema: public; Owner: -
@@ -1362,6 +1660,20 @@ ALTER TABLE ONLY public.planner_execution_logs
     ADD CONSTRAINT planner_execution_logs_organization_id_run_id_fkey FOREIGN KEY (organization_id, run_id) REFERENCES public.allocation_planner_runs(organization_id, id) ON DELETE CASCADE;
 
 --
+-- Name: planner_run_claims planner_run_claims_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.planner_run_claims
+    ADD CONSTRAINT planner_run_claims_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: planner_run_requests planner_run_requests_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.planner_run_requests
+    ADD CONSTRAINT planner_run_requests_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+--
 -- Name: rotations rotations_organization_id_allocation_run_id_job_line_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1410,22 +1722,22 @@ ALTER TABLE ONLY public.units
 ALTER TABLE public.allocation_planner_runs ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: allocation_planner_runs allocation_planner_runs_member_cancel; Type: POLICY; Schema: public; Owner: -
+-- Name: allocation_planner_runs allocation_planner_runs_editor_cancel; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY allocation_planner_runs_member_cancel ON public.allocation_planner_runs FOR UPDATE TO authenticated USING ((planner.is_member(organization_id) AND (state = ANY (ARRAY['PENDING'::text, 'GENERATING'::text])))) WITH CHECK ((planner.is_member(organization_id) AND (state = 'CANCELLED'::text)));
+CREATE POLICY allocation_planner_runs_editor_cancel ON public.allocation_planner_runs FOR UPDATE TO authenticated USING ((planner.has_role(organization_id, ARRAY['admin'::text, 'editor'::text]) AND (state = ANY (ARRAY['PENDING'::text, 'GENERATING'::text])))) WITH CHECK ((planner.has_role(organization_id, ARRAY['admin'::text, 'editor'::text]) AND (state = 'CANCELLED'::text)));
+
+--
+-- Name: allocation_planner_runs allocation_planner_runs_editor_request; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY allocation_planner_runs_editor_request ON public.allocation_planner_runs FOR INSERT TO authenticated WITH CHECK ((planner.has_role(organization_id, ARRAY['admin'::text, 'editor'::text]) AND (state = 'PENDING'::text) AND (requested_by = auth.uid())));
 
 --
 -- Name: allocation_planner_runs allocation_planner_runs_member_read; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY allocation_planner_runs_member_read ON public.allocation_planner_runs FOR SELECT TO authenticated USING (planner.is_member(organization_id));
-
---
--- Name: allocation_planner_runs allocation_planner_runs_member_request; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY allocation_planner_runs_member_request ON public.allocation_planner_runs FOR INSERT TO authenticated WITH CHECK ((planner.is_member(organization_id) AND (state = 'PENDING'::text) AND (requested_by = auth.uid())));
 
 --
 -- Name: allocation_runs; Type: ROW SECURITY; Schema: public; Owner: -
@@ -1566,6 +1878,18 @@ ALTER TABLE public.planner_execution_logs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY planner_execution_logs_admin_read ON public.planner_execution_logs FOR SELECT TO authenticated USING (planner.has_role(organization_id, ARRAY['admin'::text]));
 
 --
+-- Name: planner_run_claims; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.planner_run_claims ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: planner_run_requests; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.planner_run_requests ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: planner_settings; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1668,20 +1992,20 @@ CREATE POLICY units_editor_update ON public.units FOR UPDATE TO authenticated US
 CREATE POLICY units_member_read ON public.units FOR SELECT TO authenticated USING (planner.is_member(organization_id));
 
 --
--- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
---
-
-GRANT USAGE ON SCHEMA public TO anon;
-GRANT USAGE ON SCHEMA public TO authenticated;
-GRANT USAGE ON SCHEMA public TO service_role;
-
---
 -- Name: SCHEMA planner; Type: ACL; Schema: -; Owner: -
 --
 
 GRANT USAGE ON SCHEMA planner TO authenticated;
 GRANT USAGE ON SCHEMA planner TO service_role;
 GRANT USAGE ON SCHEMA planner TO planner_worker;
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
 
 --
 -- Name: FUNCTION claim_run(worker_id text); Type: ACL; Schema: planner; Owner: -
@@ -1700,12 +2024,63 @@ GRANT ALL ON FUNCTION planner.complete_run(run_id uuid, worker_id text, attempt 
 GRANT ALL ON FUNCTION planner.complete_run(run_id uuid, worker_id text, attempt integer, lines jsonb, result jsonb) TO service_role;
 
 --
--- Name: FUNCTION deregister_worker(worker_id text); Type: ACL; Schema: planner; Owner: -
+-- Name: FUNCTION deregister_worker(worker_id text, host text, pid integer); Type: ACL; Schema: planner; Owner: -
 --
 
-REVOKE ALL ON FUNCTION planner.deregister_worker(worker_id text) FROM PUBLIC;
-GRANT ALL ON FUNCTION planner.deregister_worker(worker_id text) TO planner_worker;
-GRANT ALL ON FUNCTION planner.deregister_worker(worker_id text) TO service_role;
+REVOKE ALL ON FUNCTION planner.deregister_worker(worker_id text, host text, pid integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION planner.deregister_worker(worker_id text, host text, pid integer) TO planner_worker;
+GRANT ALL ON FUNCTION planner.deregister_worker(worker_id text, host text, pid integer) TO service_role;
+
+--
+-- Name: FUNCTION run_request_problem(constraints text[], params jsonb); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.run_request_problem(constraints text[], params jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION planner.run_request_problem(constraints text[], params jsonb) TO authenticated;
+GRANT ALL ON FUNCTION planner.run_request_problem(constraints text[], params jsonb) TO service_role;
+
+--
+-- Name: TABLE allocation_planner_runs; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.allocation_planner_runs TO service_role;
+GRANT SELECT ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_planner_runs.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_planner_runs.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_planner_runs.constraints; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(constraints) ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_planner_runs.params; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(params) ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_planner_runs.state; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(state) ON TABLE public.allocation_planner_runs TO authenticated;
+
+--
+-- Name: FUNCTION fenced_run(run_id uuid, worker_id text, attempt integer); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.fenced_run(run_id uuid, worker_id text, attempt integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION finish_run(run_id uuid, worker_id text, attempt integer, state text, result jsonb, error text); Type: ACL; Schema: planner; Owner: -
@@ -1721,6 +2096,7 @@ GRANT ALL ON FUNCTION planner.finish_run(run_id uuid, worker_id text, attempt in
 
 REVOKE ALL ON FUNCTION planner.has_role(organization_id uuid, roles text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION planner.has_role(organization_id uuid, roles text[]) TO authenticated;
+GRANT ALL ON FUNCTION planner.has_role(organization_id uuid, roles text[]) TO service_role;
 
 --
 -- Name: FUNCTION heartbeat(run_id uuid, worker_id text, attempt integer, progress jsonb); Type: ACL; Schema: planner; Owner: -
@@ -1731,19 +2107,45 @@ GRANT ALL ON FUNCTION planner.heartbeat(run_id uuid, worker_id text, attempt int
 GRANT ALL ON FUNCTION planner.heartbeat(run_id uuid, worker_id text, attempt integer, progress jsonb) TO service_role;
 
 --
+-- Name: FUNCTION invoker_bypasses_rls(); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.invoker_bypasses_rls() FROM PUBLIC;
+
+--
 -- Name: FUNCTION is_member(organization_id uuid); Type: ACL; Schema: planner; Owner: -
 --
 
 REVOKE ALL ON FUNCTION planner.is_member(organization_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION planner.is_member(organization_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION planner.is_member(organization_id uuid) TO service_role;
 
 --
--- Name: FUNCTION load_plan(run_id uuid, organization_id uuid); Type: ACL; Schema: planner; Owner: -
+-- Name: FUNCTION load_plan(run_id uuid, worker_id text, attempt integer); Type: ACL; Schema: planner; Owner: -
 --
 
-REVOKE ALL ON FUNCTION planner.load_plan(run_id uuid, organization_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION planner.load_plan(run_id uuid, organization_id uuid) TO planner_worker;
-GRANT ALL ON FUNCTION planner.load_plan(run_id uuid, organization_id uuid) TO service_role;
+REVOKE ALL ON FUNCTION planner.load_plan(run_id uuid, worker_id text, attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION planner.load_plan(run_id uuid, worker_id text, attempt integer) TO planner_worker;
+GRANT ALL ON FUNCTION planner.load_plan(run_id uuid, worker_id text, attempt integer) TO service_role;
+
+--
+-- Name: FUNCTION payload_rotations(lines jsonb); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.payload_rotations(lines jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION plan_document(run_id uuid, organization_id uuid); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.plan_document(run_id uuid, organization_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION planner.plan_document(run_id uuid, organization_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION plan_document_of(run public.allocation_planner_runs); Type: ACL; Schema: planner; Owner: -
+--
+
+REVOKE ALL ON FUNCTION planner.plan_document_of(run public.allocation_planner_runs) FROM PUBLIC;
 
 --
 -- Name: FUNCTION queue_stats(); Type: ACL; Schema: planner; Owner: -
@@ -1758,7 +2160,6 @@ GRANT ALL ON FUNCTION planner.queue_stats() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION planner.reap_stale_runs() FROM PUBLIC;
-GRANT ALL ON FUNCTION planner.reap_stale_runs() TO planner_worker;
 GRANT ALL ON FUNCTION planner.reap_stale_runs() TO service_role;
 
 --
@@ -1783,7 +2184,6 @@ GRANT ALL ON FUNCTION planner.release_run(run_id uuid, worker_id text, attempt i
 
 REVOKE ALL ON FUNCTION planner.restore_snapshot(history_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION planner.restore_snapshot(history_id uuid) TO authenticated;
-GRANT ALL ON FUNCTION planner.restore_snapshot(history_id uuid) TO planner_worker;
 GRANT ALL ON FUNCTION planner.restore_snapshot(history_id uuid) TO service_role;
 
 --
@@ -1826,12 +2226,12 @@ REVOKE ALL ON FUNCTION planner.tg_run_notify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION planner.tg_run_state_machine() FROM PUBLIC;
 
 --
--- Name: FUNCTION worker_seen(worker_id text, current_run_id uuid, state text); Type: ACL; Schema: planner; Owner: -
+-- Name: FUNCTION worker_seen(worker_id text, current_run_id uuid, state text, polling_alone boolean); Type: ACL; Schema: planner; Owner: -
 --
 
-REVOKE ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text) FROM PUBLIC;
-GRANT ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text) TO planner_worker;
-GRANT ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text) TO service_role;
+REVOKE ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text, polling_alone boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text, polling_alone boolean) TO planner_worker;
+GRANT ALL ON FUNCTION planner.worker_seen(worker_id text, current_run_id uuid, state text, polling_alone boolean) TO service_role;
 
 --
 -- Name: FUNCTION write_logs(entries jsonb); Type: ACL; Schema: planner; Owner: -
@@ -1842,55 +2242,60 @@ GRANT ALL ON FUNCTION planner.write_logs(entries jsonb) TO planner_worker;
 GRANT ALL ON FUNCTION planner.write_logs(entries jsonb) TO service_role;
 
 --
--- Name: TABLE allocation_planner_runs; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.allocation_planner_runs TO service_role;
-GRANT SELECT ON TABLE public.allocation_planner_runs TO authenticated;
-
---
--- Name: COLUMN allocation_planner_runs.organization_id; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(organization_id) ON TABLE public.allocation_planner_runs TO authenticated;
-
---
--- Name: COLUMN allocation_planner_runs.allocation_run_id; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(allocation_run_id) ON TABLE public.allocation_planner_runs TO authenticated;
-
---
--- Name: COLUMN allocation_planner_runs.constraints; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(constraints) ON TABLE public.allocation_planner_runs TO authenticated;
-
---
--- Name: COLUMN allocation_planner_runs.params; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(params) ON TABLE public.allocation_planner_runs TO authenticated;
-
---
--- Name: COLUMN allocation_planner_runs.state; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(state) ON TABLE public.allocation_planner_runs TO authenticated;
-
---
 -- Name: TABLE allocation_runs; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.allocation_runs TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.allocation_runs TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.allocation_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_runs.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.allocation_runs TO authenticated;
+
+--
+-- Name: COLUMN allocation_runs.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE public.allocation_runs TO authenticated;
 
 --
 -- Name: TABLE job_lines; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.job_lines TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.job_lines TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.job_lines TO authenticated;
+
+--
+-- Name: COLUMN job_lines.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.job_lines TO authenticated;
+
+--
+-- Name: COLUMN job_lines.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.job_lines TO authenticated;
+
+--
+-- Name: COLUMN job_lines.label; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(label),UPDATE(label) ON TABLE public.job_lines TO authenticated;
+
+--
+-- Name: COLUMN job_lines.locked; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(locked),UPDATE(locked) ON TABLE public.job_lines TO authenticated;
+
+--
+-- Name: COLUMN job_lines.source; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(source),UPDATE(source) ON TABLE public.job_lines TO authenticated;
 
 --
 -- Name: TABLE job_lines_history; Type: ACL; Schema: public; Owner: -
@@ -1918,7 +2323,37 @@ GRANT SELECT ON TABLE public.organizations TO authenticated;
 --
 
 GRANT ALL ON TABLE public.plan_terms TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan_terms TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.plan_terms TO authenticated;
+
+--
+-- Name: COLUMN plan_terms.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.plan_terms TO authenticated;
+
+--
+-- Name: COLUMN plan_terms.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.plan_terms TO authenticated;
+
+--
+-- Name: COLUMN plan_terms.ordinal; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(ordinal),UPDATE(ordinal) ON TABLE public.plan_terms TO authenticated;
+
+--
+-- Name: COLUMN plan_terms.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE public.plan_terms TO authenticated;
+
+--
+-- Name: COLUMN plan_terms.weeks; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(weeks),UPDATE(weeks) ON TABLE public.plan_terms TO authenticated;
 
 --
 -- Name: TABLE planner_execution_logs; Type: ACL; Schema: public; Owner: -
@@ -1926,6 +2361,26 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plan_terms TO authenticated;
 
 GRANT ALL ON TABLE public.planner_execution_logs TO service_role;
 GRANT SELECT ON TABLE public.planner_execution_logs TO authenticated;
+
+--
+-- Name: TABLE planner_run_claims; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.planner_run_claims TO service_role;
+
+--
+-- Name: TABLE planner_run_requests; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.planner_run_requests TO service_role;
+
+--
+-- Name: SEQUENCE planner_run_requests_id_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON SEQUENCE public.planner_run_requests_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.planner_run_requests_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.planner_run_requests_id_seq TO service_role;
 
 --
 -- Name: TABLE planner_settings; Type: ACL; Schema: public; Owner: -
@@ -1944,45 +2399,213 @@ GRANT ALL ON TABLE public.planner_workers TO service_role;
 --
 
 GRANT ALL ON TABLE public.rotations TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.rotations TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.job_line_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(job_line_id) ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.term_ordinal; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(term_ordinal),UPDATE(term_ordinal) ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.unit_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(unit_id),UPDATE(unit_id) ON TABLE public.rotations TO authenticated;
+
+--
+-- Name: COLUMN rotations.locked; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(locked),UPDATE(locked) ON TABLE public.rotations TO authenticated;
 
 --
 -- Name: TABLE unit_demands; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.unit_demands TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.unit_demands TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.unit_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(unit_id),UPDATE(unit_id) ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.term_ordinal; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(term_ordinal),UPDATE(term_ordinal) ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.min_lines; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(min_lines),UPDATE(min_lines) ON TABLE public.unit_demands TO authenticated;
+
+--
+-- Name: COLUMN unit_demands.max_lines; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(max_lines),UPDATE(max_lines) ON TABLE public.unit_demands TO authenticated;
 
 --
 -- Name: TABLE units; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.units TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.units TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.organization_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(organization_id) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.allocation_run_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(allocation_run_id) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.code; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(code),UPDATE(code) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.specialty; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(specialty),UPDATE(specialty) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.subspecialty; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(subspecialty),UPDATE(subspecialty) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.experiences; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(experiences),UPDATE(experiences) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.kind; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(kind),UPDATE(kind) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.nights; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(nights),UPDATE(nights) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.span_terms; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(span_terms),UPDATE(span_terms) ON TABLE public.units TO authenticated;
+
+--
+-- Name: COLUMN units.leave_weeks; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(leave_weeks),UPDATE(leave_weeks) ON TABLE public.units TO authenticated;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: -
 --
 
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO postgres;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
 
 --
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+--
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: -
 --
 
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO postgres;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
 
 --
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+--
 -- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: -
 --
 
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO postgres;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 --
 -- PostgreSQL database dump complete

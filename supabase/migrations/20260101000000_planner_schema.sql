@@ -306,6 +306,9 @@ create table public.planner_settings (
     id boolean primary key default true check (id),
     stale_after interval not null default interval '2 minutes' check (stale_after > interval '0'),
     max_runs_per_org_per_hour integer not null default 30 check (max_runs_per_org_per_hour > 0),
+    -- Claims a run may have before a stale heartbeat fails it: the reaper hands a lost run
+    -- back to PENDING while attempt < max_attempts (1 = never retry a lost run).
+    max_attempts integer not null default 2 check (max_attempts between 1 and 100),
     updated_at timestamptz not null default now()
 );
 insert into public.planner_settings default values;

@@ -148,13 +148,32 @@ to planner_worker, service_role;
 
 -- Temporary objects: nothing here needs them, and a session's pg_temp is what a caller can
 -- slip under SECURITY DEFINER code. PUBLIC loses TEMPORARY on this database; the service
--- roles that may use it keep it. Needs the database's owner (Supabase's `postgres` is);
--- anyone else gets a warning and the database keeps its default.
+-- roles that may use it keep it. Only the database's owner can revoke PUBLIC's grant: on
+-- Supabase the database belongs to supabase_admin, so there `postgres` gets a WARNING
+-- naming the owner and the statement to run, and PUBLIC keeps TEMPORARY. That is defence in
+-- depth only: no SECURITY DEFINER function uses a temporary table, and each one searches
+-- pg_temp last (tests/security/test_escalations.py runs the attacks with TEMPORARY granted).
 do $$
 declare
     r text;
+    owner text;
 begin
     execute format('revoke temporary on database %I from public', current_database());
+    select pg_catalog.pg_get_userbyid(d.datdba) into owner
+      from pg_catalog.pg_database d where d.datname = pg_catalog.current_database();
+    if exists (
+        select 1
+          from pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a
+         where d.datname = pg_catalog.current_database()
+           and a.grantee = 0 and a.privilege_type = 'TEMPORARY'
+    ) or (select d.datacl is null from pg_catalog.pg_database d
+           where d.datname = pg_catalog.current_database()) then
+        raise warning 'TEMPORARY stays granted to PUBLIC on database %: only its owner (%) can revoke it',
+            current_database(), owner
+            using hint = format('As %s: revoke temporary on database %I from public;',
+                                owner, current_database());
+        return;
+    end if;
     foreach r in array array[
         'service_role', 'supabase_admin', 'supabase_auth_admin', 'supabase_storage_admin',
         'supabase_realtime_admin', 'supabase_functions_admin', 'dashboard_user'

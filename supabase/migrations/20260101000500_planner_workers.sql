@@ -15,7 +15,9 @@ create table public.planner_workers (
     started_at timestamptz not null default pg_catalog.now(),
     last_seen_at timestamptz not null default pg_catalog.now(),
     current_run_id uuid,
-    state text not null default 'idle' check (state in ('starting', 'idle', 'solving', 'stopping'))
+    state text not null default 'idle' check (state in ('starting', 'idle', 'solving', 'stopping')),
+    -- the worker's push wake-up (LISTEN or Realtime) is down: claims wait for the poll
+    polling_alone boolean
 );
 create index planner_workers_last_seen_idx on public.planner_workers (last_seen_at);
 
@@ -58,7 +60,8 @@ $$;
 -- Keep the entry fresh. false = the entry is gone (swept while the worker could not reach
 -- the database): the worker registers again.
 create function planner.worker_seen(
-    worker_id text, current_run_id uuid default null, state text default null
+    worker_id text, current_run_id uuid default null, state text default null,
+    polling_alone boolean default null
 )
 returns boolean
 language sql volatile security definer set search_path = pg_catalog, pg_temp as $$
@@ -68,7 +71,8 @@ language sql volatile security definer set search_path = pg_catalog, pg_temp as 
                current_run_id = worker_seen.current_run_id,
                state = coalesce(worker_seen.state,
                                 case when worker_seen.current_run_id is null then 'idle'
-                                     else 'solving' end)
+                                     else 'solving' end),
+               polling_alone = worker_seen.polling_alone
          where w.worker_id = worker_seen.worker_id
         returning 1
     )
@@ -104,29 +108,59 @@ language sql volatile security definer set search_path = pg_catalog, pg_temp as 
     select pg_catalog.count(*)::pg_catalog.int4 from swept;
 $$;
 
--- The reaper: fails GENERATING runs whose heartbeat is older than stale_after (ONE guarded
--- UPDATE, never select-then-update: a run heart-beating concurrently either commits first
--- and is no longer stale, or waits and is re-checked by the UPDATE itself), logs each, and
--- sweeps the registry, so the one pg_cron job 'planner-reap-stale-runs' does both.
+-- The reaper, run by the pg_cron job 'planner-reap-stale-runs'. A stale GENERATING run (its
+-- worker died or lost the database) goes back to PENDING, with a WARNING log row naming the
+-- lost worker and attempt, while attempt < planner_settings.max_attempts; the last attempt
+-- ends FAILED with the `Timeout` row. So a crashed worker costs one retry, not the user's
+-- run, and a run that kills every worker it lands on (a crash loop) still ends. `attempt`
+-- counts claims (planner.claim_run adds 1), so a graceful release counts too.
+-- ONE guarded UPDATE (never select-then-update), as before: a run heart-beating
+-- concurrently either commits first (and is no longer stale) or waits and is re-checked by
+-- the UPDATE itself. The self-join `lost` keeps the row as it was (worker, heartbeat) for
+-- the log row, because a retried run's worker_id is cleared. Returns the runs reaped
+-- (retried or failed); it still sweeps the worker registry, so the one pg_cron job
+-- 'planner-reap-stale-runs' does both.
 create function planner.reap_stale_runs()
 returns integer
 language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
     reaped pg_catalog.int4;
 begin
-    with stale as (
+    with settings as (
+        select s.stale_after, s.max_attempts from public.planner_settings s limit 1
+    ), stale as (
         update public.allocation_planner_runs r
-           set state = 'FAILED', finished_at = pg_catalog.now(),
-               error = format('Timeout: no heartbeat from worker %s since %s', r.worker_id, r.heartbeat_at)
-         where r.state = 'GENERATING'
-           and r.heartbeat_at < pg_catalog.now() - (select s.stale_after from public.planner_settings s)
-        returning r.id, r.organization_id, r.worker_id, r.attempt, r.heartbeat_at
+           set state = case when r.attempt < st.max_attempts then 'PENDING' else 'FAILED' end,
+               worker_id = case when r.attempt < st.max_attempts then null else r.worker_id end,
+               claimed_at = case when r.attempt < st.max_attempts then null else r.claimed_at end,
+               heartbeat_at = case when r.attempt < st.max_attempts then null else r.heartbeat_at end,
+               progress = case when r.attempt < st.max_attempts then null else r.progress end,
+               finished_at = case when r.attempt < st.max_attempts then null else pg_catalog.now() end,
+               error = case when r.attempt < st.max_attempts then null
+                            else pg_catalog.format('Timeout: no heartbeat from worker %s since %s',
+                                                   r.worker_id, r.heartbeat_at) end
+          from settings st, public.allocation_planner_runs lost
+         where lost.id = r.id
+           and r.state = 'GENERATING'
+           and r.heartbeat_at < pg_catalog.now() - st.stale_after
+        returning r.id, r.organization_id, r.state, lost.worker_id, r.attempt,
+                  lost.heartbeat_at, st.max_attempts
     ), logged as (
         insert into public.planner_execution_logs (run_id, organization_id, level, message, context)
-        select id, organization_id, 'ERROR',
-               format('Timeout: worker %s stopped sending heartbeats; run marked FAILED', worker_id),
-               jsonb_build_object('error', 'Timeout', 'worker_id', worker_id, 'attempt', attempt,
-                                  'last_heartbeat_at', heartbeat_at)
+        select stale.id, stale.organization_id,
+               case when stale.state = 'PENDING' then 'WARNING' else 'ERROR' end,
+               case when stale.state = 'PENDING'
+                    then pg_catalog.format(
+                        'Worker %s stopped sending heartbeats during attempt %s of %s; run handed '
+                        'back to PENDING for another worker', stale.worker_id, stale.attempt,
+                        stale.max_attempts)
+                    else pg_catalog.format(
+                        'Timeout: worker %s stopped sending heartbeats; run marked FAILED',
+                        stale.worker_id) end,
+               pg_catalog.jsonb_build_object(
+                   'error', case when stale.state = 'PENDING' then 'Retry' else 'Timeout' end,
+                   'worker_id', stale.worker_id, 'attempt', stale.attempt,
+                   'max_attempts', stale.max_attempts, 'last_heartbeat_at', stale.heartbeat_at)
         from stale
         returning 1
     )
@@ -170,7 +204,8 @@ language sql stable security definer set search_path = pg_catalog, pg_temp as $$
                        'started_at', w.started_at, 'last_seen_at', w.last_seen_at,
                        'last_seen_s', round(extract(epoch from pg_catalog.now() - w.last_seen_at)::pg_catalog.numeric, 1),
                        'alive', w.last_seen_at >= pg_catalog.now() - (select stale_after from settings),
-                       'current_run_id', w.current_run_id)
+                       'current_run_id', w.current_run_id,
+                       'polling_alone', w.polling_alone)
                    order by w.worker_id)
             from public.planner_workers w), '[]'::pg_catalog.jsonb),
         'queue', planner.queue_stats(),
@@ -209,7 +244,7 @@ $$;
 
 revoke all on function
     planner.register_worker(text, text, integer, text, timestamptz),
-    planner.worker_seen(text, uuid, text),
+    planner.worker_seen(text, uuid, text, boolean),
     planner.deregister_worker(text, text, integer),
     planner.sweep_workers(),
     planner.queue_stats(),
@@ -217,7 +252,7 @@ revoke all on function
 from public, anon, authenticated;
 grant execute on function
     planner.register_worker(text, text, integer, text, timestamptz),
-    planner.worker_seen(text, uuid, text),
+    planner.worker_seen(text, uuid, text, boolean),
     planner.deregister_worker(text, text, integer),
     planner.queue_stats(),
     planner.status(integer)

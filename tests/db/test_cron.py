@@ -61,7 +61,7 @@ async def test_a_real_cron_tick_reaps_a_stale_run(conn, make_round):
         assert time.monotonic() < deadline, "pg_cron did not reap the stale run within 75 s"
         await asyncio.sleep(0.5)
     # attempt 1 of planner_settings.max_attempts (default 2): handed back for a retry, with
-    # a log row naming the lost worker (…000600_planner_retry.sql); the last attempt fails.
+    # a log row naming the lost worker (…000500_planner_workers.sql); the last attempt fails.
     assert state == "PENDING"
     assert (
         await conn.fetchval(

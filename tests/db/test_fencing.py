@@ -73,7 +73,7 @@ async def test_stale_owner_is_refused(conn, make_round, call, how):
 
 
 async def test_reap_retries_then_fails_the_last_attempt_with_a_timeout_log(conn, make_round):
-    # planner_settings.max_attempts defaults to 2 (…000600_planner_retry.sql): the first
+    # planner_settings.max_attempts defaults to 2 (…000500_planner_workers.sql): the first
     # stale heartbeat hands the run back to PENDING, the last attempt's ends it FAILED.
     rnd = await make_round()
     run_id = await insert_run(conn, rnd)

@@ -5,6 +5,7 @@ limits equal the engine's, and that the migrations apply as a non-superuser owne
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -14,6 +15,14 @@ from constraints.limits import LIMITS
 from constraints.loading.params import MAX_SEED, PARAM_KEYS
 from constraints.rules import known_rule_sets
 from listener.migrations import migration_files
+
+SECURITY_MIGRATION = next(p for p in migration_files() if p.name.endswith("_planner_security.sql"))
+# The migration's TEMPORARY block, run on its own against a database of the test's choosing.
+TEMPORARY_BLOCK = re.search(
+    r"^do \$\$\ndeclare\n    r text;\n    owner text;.*?^end \$\$;",
+    SECURITY_MIGRATION.read_text(),
+    re.S | re.M,
+).group(0)
 
 pytestmark = [pytest.mark.db, pytest.mark.security]
 
@@ -121,14 +130,36 @@ def test_new_planner_functions_are_not_executable_by_public(world):
             ).fetchone()[0], role
 
 
-def test_temporary_is_revoked_from_the_roles_that_do_not_need_it(world):
-    for role in ("planner_worker", "anon", "authenticated"):
-        assert not world.su.execute(
-            "select has_database_privilege(%s, current_database(), 'TEMPORARY')", [role]
-        ).fetchone()[0], role
-    assert world.su.execute(
-        "select has_database_privilege('service_role', current_database(), 'TEMPORARY')"
-    ).fetchone()[0]
+def test_temporary_is_revoked_where_the_migrating_role_owns_the_database(pg_cluster):
+    """`postgres` (not a superuser) creates and so owns a database: the security migration
+    revokes TEMPORARY from PUBLIC there, and gives it back to service_role only."""
+    database = f"tmp_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        conn.execute(f"create database {database}")
+    try:
+        dsn = pg_cluster.dsn_for("postgres", dbname=database)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(TEMPORARY_BLOCK)
+            for role in ("planner_worker", "anon", "authenticated"):
+                assert not conn.execute(
+                    "select has_database_privilege(%s, current_database(), 'TEMPORARY')", [role]
+                ).fetchone()[0], role
+            assert conn.execute(
+                "select has_database_privilege('service_role', current_database(), 'TEMPORARY')"
+            ).fetchone()[0]
+    finally:
+        with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {database} with (force)")
+
+
+def test_a_database_owned_by_the_platform_keeps_temporary_and_says_so(pg_cluster):
+    """On Supabase the database belongs to supabase_admin: `postgres` cannot revoke PUBLIC's
+    TEMPORARY, and the migration says so in a WARNING with the statement to run."""
+    with psycopg.connect(pg_cluster.dsn, autocommit=True) as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        conn.execute(TEMPORARY_BLOCK)
+    assert any("only its owner (supabase_admin) can revoke it" in n for n in notices), notices
 
 
 def test_tenant_unique_keys_start_with_the_organisation(world):
@@ -214,6 +245,3 @@ def test_migrations_apply_as_a_non_superuser_database_owner(pg_cluster):
             "select count(*) from supabase_migrations.schema_migrations"
         ).fetchone()[0]
         assert applied == len(migration_files())
-        assert not conn.execute(
-            "select has_database_privilege('planner_worker', current_database(), 'TEMPORARY')"
-        ).fetchone()[0]
