@@ -34,6 +34,8 @@ def _declared() -> tuple[set[str], set[str]]:
 def _imported(*folders: str) -> set[str]:
     """Distributions providing the third-party modules imported under `folders`."""
     modules: set[str] = set()
+    # a script beside another imports it by its file name (benchmarks/naive_baseline.py)
+    siblings = {path.stem for folder in folders for path in (ROOT / folder).rglob("*.py")}
     for folder in folders:
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -43,7 +45,7 @@ def _imported(*folders: str) -> set[str]:
                     modules.add(node.module.split(".")[0])
     distributions = packages_distributions()
     found: set[str] = set()
-    for module in modules - FIRST_PARTY - set(sys.stdlib_module_names):
+    for module in modules - FIRST_PARTY - siblings - set(sys.stdlib_module_names):
         names = distributions.get(module)
         assert names, f"{module} is imported but installed by no distribution"
         found |= {_name(name) for name in names}

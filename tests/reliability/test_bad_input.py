@@ -239,6 +239,31 @@ class Harness:
         self.cases += 1
         return error
 
+    def expect_answered(
+        self,
+        build: Callable[[psycopg.Connection], tuple[uuid.UUID, uuid.UUID]],
+        constraints: tuple[str, ...],
+        params: dict,
+        *,
+        state: str,
+        names: tuple[str, ...],
+    ) -> None:
+        """A well-formed round is planned, not refused: the run ends in `state` (an
+        INFEASIBLE one naming every string of `names`), by the same live worker; an
+        INFEASIBLE run changes nothing but its own row and log."""
+        org, rnd = build(self.c)
+        xid = self.c.execute("select txid_current()").fetchone()[0] % 2**32
+        before = self.changes_since(xid, uuid.UUID(int=0))
+        run_id = insert_run(self.c, org, rnd, constraints, params)
+        self.ledger.track(run_id, expect=state)
+        row = self.wait_final(run_id, 60)
+        assert row["state"] == state, row
+        for name in names:
+            assert name in row["error"], f"{name!r} not named in:\n{row['error']}"
+        if state == "INFEASIBLE":
+            assert self.changes_since(xid, run_id) == before
+        assert self.worker.alive() and self.worker.process.pid == self.pid
+
     def expect_refused(self, org, rnd, constraints, params, names, problems, before, xid) -> str:
         """The run insert is refused naming every field the loader names, and every string
         of `names` about the request (strings about the round cannot be reached: the round
@@ -439,55 +464,6 @@ CASES: dict[str, tuple[RoundSpec, tuple[str, ...], dict[str, Any], tuple[str, ..
         ("constraints[1]", "listed twice"),
     ),
     "21 rule sets (limit 20)": (RoundSpec(), tuple(absurd(21)), {}, ("constraints", "limit")),
-    "six-month unit open only in the last term": (
-        RoundSpec(units=[SIX_MONTH], demand={"RURAL": LAST_TERM_ONLY}),
-        ("NO_NIGHTS",),
-        {},
-        ("RURAL", "only in the last term"),
-    ),
-    "six-month unit with a minimum and no open neighbour": (
-        RoundSpec(units=[SIX_MONTH], demand={"RURAL": {1: (1, 1), 3: (0, 1)}}),
-        ("NO_NIGHTS",),
-        {},
-        ("RURAL", "no open neighbouring term"),
-    ),
-    "locked line in a closed unit": (
-        RoundSpec(
-            units=[{"code": "ICU", "specialty": "Intensive Care"}],
-            demand={"ICU": {1: (0, 1)}},
-            lines=[
-                {
-                    "label": "L-LOCK",
-                    "locked": True,
-                    "rotations": {1: "ED", 2: "ICU", 3: "GM", 4: "SURG"},
-                }
-            ],
-        ),
-        ("NO_NIGHTS",),
-        {},
-        ("ICU is closed in term 2",),
-    ),
-    "locked six-month unit that cannot fit": (
-        RoundSpec(
-            units=[SIX_MONTH],
-            demand={"RURAL": {1: (0, 1), 2: (0, 1)}},
-            lines=[
-                {
-                    "label": "L-A",
-                    "locked": True,
-                    "rotations": {1: "ED", 2: "RURAL", 3: "GM", 4: "SURG"},
-                },
-                {
-                    "label": "L-B",
-                    "locked": True,
-                    "rotations": {1: "RURAL", 2: "GM", 3: "SURG", 4: "ED"},
-                },
-            ],
-        ),
-        ("NO_NIGHTS",),
-        {},
-        ("RURAL", "cannot fit"),
-    ),
     "leave longer than the rotation": (
         RoundSpec(units=[{"code": "GM", "leave_weeks": 20}]),
         ("NO_NIGHTS",),
@@ -606,11 +582,79 @@ CASES: dict[str, tuple[RoundSpec, tuple[str, ...], dict[str, Any], tuple[str, ..
 }
 
 
+# Shapes DOMAIN.md allows that the engine used to refuse as bad input (issue 14): a six-month
+# unit no line can use is simply unusable, and a minimum or a lock that can never be met is
+# INFEASIBLE, named in words. Case -> (round, rule sets, params, final state, names).
+ALLOWED_SHAPES: dict[str, tuple[RoundSpec, tuple[str, ...], dict, str, tuple[str, ...]]] = {
+    "six-month unit open only in the last term": (
+        RoundSpec(units=[SIX_MONTH], demand={"RURAL": LAST_TERM_ONLY}),
+        ("NO_NIGHTS",),
+        {},
+        "COMPLETED",
+        (),
+    ),
+    "six-month unit with a minimum and no open neighbour": (
+        RoundSpec(units=[SIX_MONTH], demand={"RURAL": {1: (1, 1), 3: (0, 1)}}),
+        ("NO_NIGHTS",),
+        {},
+        "INFEASIBLE",
+        ("RURAL", "term 1"),
+    ),
+    "locked line in a closed unit": (
+        RoundSpec(
+            units=[{"code": "ICU", "specialty": "Intensive Care"}],
+            demand={"ICU": {1: (0, 1)}},
+            lines=[
+                {
+                    "label": "L-LOCK",
+                    "locked": True,
+                    "rotations": {1: "ED", 2: "ICU", 3: "GM", 4: "SURG"},
+                }
+            ],
+        ),
+        ("NO_NIGHTS",),
+        {},
+        "INFEASIBLE",
+        ("ICU is closed in term 2",),
+    ),
+    "locked six-month unit that cannot fit": (
+        RoundSpec(
+            units=[SIX_MONTH],
+            demand={"RURAL": {1: (0, 1), 2: (0, 1)}},
+            lines=[
+                {
+                    "label": "L-A",
+                    "locked": True,
+                    "rotations": {1: "ED", 2: "RURAL", 3: "GM", 4: "SURG"},
+                },
+                {
+                    "label": "L-B",
+                    "locked": True,
+                    "rotations": {1: "RURAL", 2: "GM", 3: "SURG", 4: "ED"},
+                },
+            ],
+        ),
+        ("NO_NIGHTS",),
+        {},
+        "INFEASIBLE",
+        ("L-A", "RURAL"),
+    ),
+}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_round_or_params_fails_with_a_message_naming_it(harness: Harness, case: str) -> None:
     spec, constraints, params, names = CASES[case]
     harness.expect_failed(
         lambda c: insert_round(c, spec), constraints=constraints, params=params, names=names
+    )
+
+
+@pytest.mark.parametrize("case", list(ALLOWED_SHAPES))
+def test_an_allowed_shape_is_solved_or_explained_not_refused(harness: Harness, case: str) -> None:
+    spec, constraints, params, state, names = ALLOWED_SHAPES[case]
+    harness.expect_answered(
+        lambda c: insert_round(c, spec), constraints, params, state=state, names=names
     )
 
 

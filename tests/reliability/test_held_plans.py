@@ -84,13 +84,13 @@ async def assert_written_by(conn, run_id: uuid.UUID, worker) -> None:
 
 
 async def test_a_read_only_database_during_the_final_write(
-    conn, empty_queue, workers, worker_dsn, db_dsn, reliability_ledger
+    conn, empty_queue, workers, worker_dsn, admin_dsn, reliability_ledger
 ):
     rnd = await insert_plan_round(conn, long_plan())
     worker = workers.start(worker_dsn)
     worker.wait_for_log(ready, 60)
     run_id = reliability_ledger.track(await insert_run(conn, rnd, params=PARAMS), "COMPLETED")
-    admin = await asyncpg.connect(db_dsn)
+    admin = await asyncpg.connect(admin_dsn)  # ALTER SYSTEM needs the platform's superuser
 
     async def read_only(on: bool) -> None:
         await admin.execute(f"set default_transaction_read_only = {'on' if on else 'off'}")
@@ -138,7 +138,7 @@ async def test_a_connection_cap_during_the_final_write(
 def outage_cluster(reliability_ledger) -> Iterator[LocalPostgres]:
     """A cluster of this module's own, so stopping it disturbs no other test."""
     with throwaway_postgres() as pg:
-        apply_migrations(pg.dsn, shim=True)
+        apply_migrations(pg.dsn)
         with psycopg.connect(pg.dsn, autocommit=True) as c:
             c.execute(f"alter role planner_worker password '{WORKER_PASSWORD}'")
         yield pg

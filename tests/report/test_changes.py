@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from constraints.changes import ChangeReport, change_report, relabel_and_report
-from constraints.loading import PlanError, load_plan
+from constraints.loading import load_plan
 from constraints.plan import FixedLine, Plan, Term
 from constraints.solution import SolutionLine
 from constraints.solver import solve
@@ -181,12 +181,8 @@ def test_public_current_lines_shuffled_and_perturbed(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", current_plans())
 def test_public_plans_solved_report_totals_equal_the_objective(path):
-    doc = json.loads(path.read_text())
-    doc["params"]["time_limit_s"] = 10
-    try:
-        plan = load_plan(doc)
-    except PlanError as exc:
-        pytest.skip(f"the plan loader rejects this public plan (engine work): {exc}")
+    # the plan's own time limit: the engine promises a plan within it, not within less
+    plan = load_plan(json.loads(path.read_text()))
     result = solve(plan)
     assert result.lines, result.status
     relabelled, report = relabel_and_report(plan, result.lines)
