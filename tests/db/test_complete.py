@@ -198,6 +198,25 @@ async def test_lines_keep_id_and_label_across_two_regenerates_and_an_undo(conn, 
     assert await state_of(conn, rnd.allocation_run_id) == before
 
 
+async def test_restore_refused_when_a_snapshot_line_is_now_locked_under_another_label(
+    conn, generating
+):
+    rnd, run_id, _ = generating
+    assert await complete(conn, run_id, [*NEW_LINES, line("L-CUR", CURRENT)])
+    await conn.execute(
+        "update job_lines set label = 'L-CUR-LOCKED', locked = true "
+        "where label = 'L-CUR' and allocation_run_id = $1",
+        rnd.allocation_run_id,
+    )
+    before = await state_of(conn, rnd.allocation_run_id)
+    history = await conn.fetchval(
+        "select id from job_lines_history where planner_run_id = $1", run_id
+    )
+    with pytest.raises(asyncpg.UniqueViolationError, match="L-CUR-LOCKED"):
+        await conn.fetchval("select planner.restore_snapshot($1)", history)
+    assert await state_of(conn, rnd.allocation_run_id) == before
+
+
 async def test_restore_refused_while_a_run_is_active(conn, generating):
     rnd, run_id, _ = generating
     assert await complete(conn, run_id, NEW_LINES)
