@@ -15,6 +15,7 @@ import anyio
 import asyncpg
 
 import constraints
+from constraints.changes import relabel_and_report
 from constraints.plan import Plan
 from listener.backoff import Backoff
 from listener.config import Settings
@@ -195,7 +196,10 @@ class RunPipeline:
                 + "\n- ".join(violations[:20]),
                 {"violations": violations},
             )
+        # Paired lines take their current line's label, so complete_run keeps their rows.
+        lines, changes = await anyio.to_thread.run_sync(relabel_and_report, plan, lines)
         summary = result_summary(result)
+        summary["changes"] = changes.to_json()
         watch.log.info("Solution checked ({} lines); writing", len(lines))
         await self._shipper.flush()
         payload = completion_payload(lines)

@@ -264,9 +264,12 @@ begin
     return planner.plan_document_of(run);
 end $$;
 
--- Internal: snapshot a round's unlocked lines into job_lines_history, then delete them.
+-- Internal: snapshot a round's unlocked lines (ids included, so an undo brings back the
+-- same rows) into job_lines_history, then delete them unless clear is false (complete_run
+-- keeps them and updates the paired ones in place).
 create function planner.snapshot_and_clear_unlocked_lines(
-    organization_id uuid, allocation_run_id uuid, planner_run_id uuid, reason text
+    organization_id uuid, allocation_run_id uuid, planner_run_id uuid, reason text,
+    clear boolean default true
 )
 returns uuid
 language plpgsql volatile set search_path = pg_catalog, pg_temp as $$
@@ -277,7 +280,7 @@ begin
     select snapshot_and_clear_unlocked_lines.organization_id, snapshot_and_clear_unlocked_lines.allocation_run_id,
            snapshot_and_clear_unlocked_lines.planner_run_id, snapshot_and_clear_unlocked_lines.reason,
            coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'label', j.label, 'source', j.source, 'planner_run_id', j.planner_run_id,
+               'id', j.id, 'label', j.label, 'source', j.source, 'planner_run_id', j.planner_run_id,
                'rotations', coalesce((
                    select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('term', ro.term_ordinal, 'unit', u.code,
                                                                              'unit_id', ro.unit_id, 'locked', ro.locked)
@@ -292,7 +295,8 @@ begin
     returning id into history_id;
 
     delete from public.job_lines j
-    where j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
+    where snapshot_and_clear_unlocked_lines.clear
+      and j.organization_id = snapshot_and_clear_unlocked_lines.organization_id
       and j.allocation_run_id = snapshot_and_clear_unlocked_lines.allocation_run_id
       and not j.locked;
     return history_id;
@@ -411,7 +415,7 @@ begin
            except select ro.term_ordinal, u.code from public.rotations ro join public.units u on u.id = ro.unit_id
             where ro.job_line_id = j.id));
     if problem is not null then
-        raise exception 'complete_run: locked line(s) % must be repeated exactly or left out', problem
+        raise exception 'complete_run: locked line(s) % must be repeated exactly or left out: no other line may take a locked line''s label', problem
             using errcode = 'invalid_parameter_value';
     end if;
 
@@ -429,26 +433,55 @@ begin
             using errcode = 'invalid_parameter_value';
     end if;
 
-    perform planner.snapshot_and_clear_unlocked_lines(run.organization_id, run.allocation_run_id, run.id, 'complete');
+    -- Line identity: a payload line under the label of an unlocked line of the round IS that
+    -- line (the worker relabels paired lines with the current labels), so its row and id stay
+    -- and only its rotations change; unmatched current lines go, unmatched payload lines come.
+    perform planner.snapshot_and_clear_unlocked_lines(
+        run.organization_id, run.allocation_run_id, run.id, 'complete', clear => false);
 
-    with new_lines as (
-        insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
-        select run.organization_id, run.allocation_run_id, run.id, e ->> 'label', false,
-               coalesce(e ->> 'source', 'new')
-        from pg_catalog.jsonb_array_elements(complete_run.lines) e
-        where not exists (
-            select 1 from public.job_lines j
-            where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
-              and j.locked and j.label = e ->> 'label')
-        returning job_lines.id, job_lines.label
-    )
+    delete from public.job_lines j
+    where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+      and not j.locked
+      and not exists (select 1 from pg_catalog.jsonb_array_elements(complete_run.lines) e
+                      where e ->> 'label' = j.label);
+
+    update public.job_lines j
+       set planner_run_id = run.id, source = coalesce(e ->> 'source', 'new')
+      from pg_catalog.jsonb_array_elements(complete_run.lines) e
+     where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+       and not j.locked and j.label = e ->> 'label';
+
+    -- a kept line's rotations: those the payload repeats stay (ids too), the others go
+    delete from public.rotations ro
+     using public.job_lines j, public.units u
+     where j.id = ro.job_line_id and u.id = ro.unit_id
+       and j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+       and not j.locked
+       and not exists (select 1 from planner.payload_rotations(complete_run.lines) p
+                       where p.label = j.label and p.term = ro.term_ordinal and p.unit = u.code
+                         and p.locked = ro.locked);
+
+    insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
+    select run.organization_id, run.allocation_run_id, run.id, e ->> 'label', false,
+           coalesce(e ->> 'source', 'new')
+    from pg_catalog.jsonb_array_elements(complete_run.lines) e
+    where not exists (
+        select 1 from public.job_lines j
+        where j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+          and j.label = e ->> 'label');
+
+    -- every rotation of the payload's unlocked lines that is not already there, as it is
     insert into public.rotations (organization_id, allocation_run_id, job_line_id, term_ordinal, unit_id, locked)
-    select run.organization_id, run.allocation_run_id, nl.id, p.term, u.id, p.locked
-    from new_lines nl
-    join planner.payload_rotations(complete_run.lines) p on p.label = nl.label
+    select run.organization_id, run.allocation_run_id, j.id, p.term, u.id, p.locked
+    from planner.payload_rotations(complete_run.lines) p
+    join public.job_lines j
+      on j.organization_id = run.organization_id and j.allocation_run_id = run.allocation_run_id
+     and j.label = p.label and not j.locked
     join public.units u
       on u.organization_id = run.organization_id and u.allocation_run_id = run.allocation_run_id
-     and u.code = p.unit;
+     and u.code = p.unit
+    where not exists (select 1 from public.rotations ro
+                      where ro.job_line_id = j.id and ro.term_ordinal = p.term);
 
     update public.allocation_planner_runs r
        set state = 'COMPLETED', result = complete_run.result, finished_at = pg_catalog.now()
@@ -488,18 +521,21 @@ begin
     select pg_catalog.string_agg(j.label, ', ') into problem
     from public.job_lines j
     where j.organization_id = snap.organization_id and j.allocation_run_id = snap.allocation_run_id and j.locked
-      and j.label in (select s ->> 'label' from pg_catalog.jsonb_array_elements(snap.lines) s);
+      and (j.label in (select s ->> 'label' from pg_catalog.jsonb_array_elements(snap.lines) s)
+           or j.id::pg_catalog.text in (select s ->> 'id' from pg_catalog.jsonb_array_elements(snap.lines) s));
     if problem is not null then
-        raise exception 'cannot restore: label(s) % are now used by locked lines', problem
+        raise exception 'cannot restore: line(s) % of the snapshot are now locked lines', problem
             using errcode = 'unique_violation';
     end if;
 
     new_history_id := planner.snapshot_and_clear_unlocked_lines(
         snap.organization_id, snap.allocation_run_id, null, 'restore');
 
+    -- the snapshot's own ids (older snapshots without them get new ones)
     with restored as (
-        insert into public.job_lines (organization_id, allocation_run_id, planner_run_id, label, locked, source)
-        select snap.organization_id, snap.allocation_run_id,
+        insert into public.job_lines (id, organization_id, allocation_run_id, planner_run_id, label, locked, source)
+        select coalesce((s ->> 'id')::pg_catalog.uuid, pg_catalog.gen_random_uuid()),
+               snap.organization_id, snap.allocation_run_id,
                (select r.id from public.allocation_planner_runs r
                  where r.id = (s ->> 'planner_run_id')::pg_catalog.uuid and r.organization_id = snap.organization_id),
                s ->> 'label', false, coalesce(s ->> 'source', 'restored')

@@ -3,6 +3,8 @@ tenant isolation of the payload, and load_plan."""
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
 
@@ -113,6 +115,106 @@ async def test_restore_round_trip(conn, generating):
 
     await conn.fetchval("select planner.restore_snapshot($1)", undo)  # redo
     assert await lines_of(conn, rnd.allocation_run_id) == generated
+
+
+async def ids_of(conn, round_id) -> dict[str, uuid.UUID]:
+    rows = await conn.fetch(
+        "select label, id from job_lines where allocation_run_id = $1", round_id
+    )
+    return {r["label"]: r["id"] for r in rows}
+
+
+async def state_of(conn, round_id) -> tuple[dict, dict]:
+    """({label: id}, {label: {term: unit}}): what an undo must bring back exactly."""
+    return await ids_of(conn, round_id), await lines_of(conn, round_id)
+
+
+async def regenerate(conn, rnd, lines) -> uuid.UUID:
+    """A second (third...) run of the round, claimed and completed with `lines`."""
+    run_id = await insert_run(conn, rnd)
+    assert (await claim(conn, "w1"))["id"] == run_id
+    assert await complete(conn, run_id, lines)
+    return run_id
+
+
+async def test_lines_keep_id_and_label_across_two_regenerates_and_an_undo(conn, generating):
+    rnd, run_id, locked_id = generating
+    gone_id = await add_line(conn, rnd, "L-GONE", {1: "ED", 2: "GM", 3: "SURG", 4: "PSYCH"})
+    before = await state_of(conn, rnd.allocation_run_id)
+    cur_rotations = await conn.fetch(
+        "select r.id from rotations r join job_lines j on j.id = r.job_line_id "
+        "where j.label = 'L-CUR' and j.allocation_run_id = $1 order by r.id",
+        rnd.allocation_run_id,
+    )
+
+    # first regenerate: L-CUR kept, L-PART changed, L-GONE removed, N-1 new
+    assert await complete(conn, run_id, [*NEW_LINES, line("L-CUR", CURRENT)])
+    first = await state_of(conn, rnd.allocation_run_id)
+    ids = first[0]
+    assert set(ids) == {"L-LOCK", "L-PART", "L-CUR", "N-1"}
+    for label in ("L-LOCK", "L-PART", "L-CUR"):
+        assert ids[label] == before[0][label], label
+    assert ids["N-1"] not in before[0].values() and gone_id not in ids.values()
+    assert first[1]["L-PART"] == {1: "GM", 2: "SURG", 3: "ED", 4: "PSYCH"}
+    assert (
+        await conn.fetch(
+            "select r.id from rotations r join job_lines j on j.id = r.job_line_id "
+            "where j.label = 'L-CUR' and j.allocation_run_id = $1 order by r.id",
+            rnd.allocation_run_id,
+        )
+        == cur_rotations
+    )  # an unchanged line's rotations are not even rewritten
+    written = await conn.fetch(
+        "select label, planner_run_id from job_lines where allocation_run_id = $1 and not locked",
+        rnd.allocation_run_id,
+    )
+    assert {r["label"]: r["planner_run_id"] for r in written} == dict.fromkeys(
+        ("L-PART", "L-CUR", "N-1"), run_id
+    )
+    snapshot = await conn.fetchval(
+        "select lines from job_lines_history where planner_run_id = $1", run_id
+    )
+    assert {s["label"]: uuid.UUID(s["id"]) for s in snapshot} == {
+        label: before[0][label] for label in ("L-PART", "L-CUR", "L-GONE")
+    }
+
+    # second regenerate: every line paired, L-CUR changed in two terms
+    swapped = {**CURRENT, 1: CURRENT[2], 2: CURRENT[1]}
+    second_run = await regenerate(
+        conn, rnd, [NEW_LINES[0], NEW_LINES[1], line("L-CUR", swapped), NEW_LINES[2]]
+    )
+    second = await state_of(conn, rnd.allocation_run_id)
+    assert second[0] == ids and second[1]["L-CUR"] == swapped
+    assert second[0]["L-LOCK"] == locked_id
+
+    # undo the second, then the first: the same rows come back, ids included
+    undo = await conn.fetchval(
+        "select id from job_lines_history where planner_run_id = $1", second_run
+    )
+    await conn.fetchval("select planner.restore_snapshot($1)", undo)
+    assert await state_of(conn, rnd.allocation_run_id) == first
+    undo = await conn.fetchval("select id from job_lines_history where planner_run_id = $1", run_id)
+    await conn.fetchval("select planner.restore_snapshot($1)", undo)
+    assert await state_of(conn, rnd.allocation_run_id) == before
+
+
+async def test_restore_refused_when_a_snapshot_line_is_now_locked_under_another_label(
+    conn, generating
+):
+    rnd, run_id, _ = generating
+    assert await complete(conn, run_id, [*NEW_LINES, line("L-CUR", CURRENT)])
+    await conn.execute(
+        "update job_lines set label = 'L-CUR-LOCKED', locked = true "
+        "where label = 'L-CUR' and allocation_run_id = $1",
+        rnd.allocation_run_id,
+    )
+    before = await state_of(conn, rnd.allocation_run_id)
+    history = await conn.fetchval(
+        "select id from job_lines_history where planner_run_id = $1", run_id
+    )
+    with pytest.raises(asyncpg.UniqueViolationError, match="L-CUR-LOCKED"):
+        await conn.fetchval("select planner.restore_snapshot($1)", history)
+    assert await state_of(conn, rnd.allocation_run_id) == before
 
 
 async def test_restore_refused_while_a_run_is_active(conn, generating):

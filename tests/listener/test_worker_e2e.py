@@ -318,3 +318,104 @@ async def test_a_cancellation_naming_another_organisation_is_refused(
     await conn.execute(
         "update allocation_planner_runs set state = 'CANCELLED' where id = $1", run_id
     )
+
+
+async def ids_and_lines(conn, rnd) -> dict[str, tuple[uuid.UUID, dict[int, str]]]:
+    """{label: (job_lines id, {term: unit code})} of the round."""
+    out: dict[str, tuple[uuid.UUID, dict[int, str]]] = {}
+    for row in await conn.fetch(
+        "select j.id, j.label, r.term_ordinal, u.code from job_lines j "
+        "join rotations r on r.job_line_id = j.id join units u on u.id = r.unit_id "
+        "where j.allocation_run_id = $1",
+        rnd.allocation_run_id,
+    ):
+        out.setdefault(row["label"], (row["id"], {}))[1][row["term_ordinal"]] = row["code"]
+    return out
+
+
+async def add_current_line(conn, rnd, label: str, units: dict[int, str]) -> None:
+    """A manager's edit between regenerates: one more unlocked current line."""
+    line_id = await conn.fetchval(
+        "insert into job_lines (organization_id, allocation_run_id, label) values ($1, $2, $3) "
+        "returning id",
+        rnd.organization_id,
+        rnd.allocation_run_id,
+        label,
+    )
+    for term, code in units.items():
+        await conn.execute(
+            "insert into rotations (organization_id, allocation_run_id, job_line_id, "
+            "term_ordinal, unit_id) values ($1, $2, $3, $4, $5)",
+            rnd.organization_id,
+            rnd.allocation_run_id,
+            line_id,
+            term,
+            rnd.units[code],
+        )
+
+
+async def regenerate(conn, rnd, before) -> dict:
+    """A run of the round by the real worker; its change report checked against the rows."""
+    run_id = await insert_run(conn, rnd)
+    row = await wait_for_state(conn, run_id, FINAL_STATES, 60)
+    assert row["state"] == "COMPLETED", row["error"]
+    changes = row["result"]["changes"]
+    assert changes["totals"]["changed_rotations"] == row["result"]["objective"]["changed_rotations"]
+    after = await ids_and_lines(conn, rnd)
+    for change in changes["lines"]:
+        label, status = change["label"], change["status"]
+        if status in ("kept", "changed"):  # the same row, under the same label
+            assert change["previous_label"] == label
+            assert after[label][0] == before[label][0], change
+            assert (after[label][1] == before[label][1]) == (status == "kept"), change
+        elif status == "new":
+            assert label not in before and after[label][0] not in {i for i, _ in before.values()}
+        else:
+            assert label not in after
+    assert sorted(after) == sorted(c["label"] for c in changes["lines"] if c["status"] != "removed")
+    return changes
+
+
+def count(changes: dict, status: str) -> int:
+    return changes["totals"][status]
+
+
+async def test_regenerates_keep_each_line_id_and_label_and_an_undo_brings_them_back(
+    conn, empty_queue, make_round, start_worker
+):
+    rnd = await make_round()  # 4 units x 4 terms, exactly one line per unit and term
+    worker = start_worker()
+    worker.wait_for_log(ready, 30)
+    first = await insert_run(conn, rnd)
+    assert (await wait_for_state(conn, first, FINAL_STATES, 60))["state"] == "COMPLETED"
+    lines = await ids_and_lines(conn, rnd)
+    a, b, c, _ = sorted(lines)
+
+    # edits: line a doubles b's term-1 unit, and a copy of c: 5 current lines for 4 places
+    await conn.execute(
+        "update rotations set unit_id = $1 where job_line_id = $2 and term_ordinal = 1",
+        rnd.units[lines[b][1][1]],
+        lines[a][0],
+    )
+    await add_current_line(conn, rnd, "X-COPY", lines[c][1])
+    before_second = await ids_and_lines(conn, rnd)
+    changes = await regenerate(conn, rnd, before_second)
+    assert count(changes, "changed") >= 1 and count(changes, "removed") >= 1
+
+    # a line deleted by hand: the third run adds one under a fresh label
+    after_second = await ids_and_lines(conn, rnd)
+    await conn.execute("delete from job_lines where id = $1", after_second[b][0])
+    before_third = await ids_and_lines(conn, rnd)
+    changes = await regenerate(conn, rnd, before_third)
+    assert count(changes, "new") == 1 and count(changes, "kept") == 3
+
+    # undo the third run: the same rows as before it, ids included
+    history = await conn.fetchval(
+        "select h.id from job_lines_history h join allocation_planner_runs r "
+        "on r.id = h.planner_run_id where r.allocation_run_id = $1 "
+        "order by h.created_at desc limit 1",
+        rnd.allocation_run_id,
+    )
+    await conn.fetchval("select planner.restore_snapshot($1)", history)
+    assert await ids_and_lines(conn, rnd) == before_third
+    assert worker.alive()
