@@ -280,6 +280,11 @@ def memory_hungry_plan(lines: int = 5000, terms: int = 13, units: int = 10) -> d
     }
 
 
+@pytest.mark.skip(
+    reason="no round within the size limits exceeds the smallest memory cap any more: since the "
+    "engine rework (issue 14) this 5000-line, 13-term round solves COMPLETED under 512 MiB, "
+    "so the scenario needs a new way to push a solve past the cap (open in issue 13's note)"
+)
 async def test_a_solve_over_the_memory_cap_fails_and_the_worker_survives(
     conn, empty_queue, make_round, start_worker, reliability_ledger
 ):
