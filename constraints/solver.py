@@ -202,6 +202,8 @@ class _Run:
         penalty = ctx.max_generic + 1  # per missing unit: no line count can buy one back
         f_lb = high
         for cap in range(floor, high):
+            if _cap_counts_out(ctx, cap, lines, short_cap):
+                continue  # proven by counting, without an LP
             master.set_stage(
                 Stage(
                     line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(0, lines), cap=cap
@@ -466,6 +468,18 @@ class _Run:
             {ln.label: ln.rotations for ln in ctx.plan.current_lines},
         )
         return SolveResult(status, lines, objective, bound, explanation or [], stats, pairing)
+
+
+def _cap_counts_out(ctx: Context, cap: int, lines: int, short_cap: int) -> bool:
+    """True when `cap` service-or-nights rotations per line cannot cover their minimum
+    demand: every line but the fully locked ones (whose use is netted out of `ctx.lo`)
+    holds at most `cap` such rotations, each covering at most `span` unit-terms."""
+    units = {u.code: u for u in ctx.plan.units}
+    rows = [k for k in ctx.rows if units[k[0]].is_service_or_nights]
+    need = sum(max(ctx.lo[k], 0) for k in rows) - short_cap
+    span = max((units[k[0]].span_terms for k in rows), default=1)
+    free = lines + sum(c.count for c in ctx.classes)
+    return need > cap * span * free
 
 
 def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:
