@@ -314,10 +314,13 @@ class _Run:
         self._keep(phase, out.plan, value, optimal=False)
         return True
 
-    def _best_line(self, lock: Lock, values: dict, starts: dict, floor: float) -> Pattern | None:
+    def _best_line(
+        self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
+    ) -> Pattern | None:
         """The beam's best line for these values, else CP-SAT's (exact on the row values;
         it ignores the start bonuses)."""
-        for cap in (*GREEDY_LOADS, None):  # fair lines first: fairness then starts low
+        caps = [c for c in GREEDY_LOADS if c >= least_load]
+        for cap in (*caps, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found[0][0]
