@@ -184,8 +184,10 @@ class _Run:
             shortfall_cap=short_cap,
             allow_shortfall=allow,
         )
-        if not allow:  # the bound is read: now penalised slacks keep every dive step's LP
+        if not allow and self.best is None:
+            # No greedy plan to fall back on: penalised slacks keep every dive step's LP
             # feasible, so a round-up the pool cannot cover is priced out, not backtracked
+            # into an empty stack (slower on 1000 lines: used only when it must succeed).
             penalty = self._context().max_generic + 1
             master.set_stage(Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty))
         return self._stage(goal, "lines", target=goal.lower_bound)
