@@ -216,12 +216,24 @@ def _rotations_offered(ctx: Context, measure) -> int:
     """Most of a per-rotation measure the whole year's maximum demand can provide."""
     plan, total = ctx.plan, 0
     for u in plan.units:
-        per_term = [
-            measure(make_rotation(plan, u, t)) * plan.demand_by_key[(u.code, t)].max
-            for t in plan.ordinals
-            if (u.code, t) in plan.demand_by_key and t + u.span_terms - 1 <= plan.term_count
-        ]
-        total += sum(per_term) // u.span_terms if u.span_terms > 1 else sum(per_term)
+        if u.span_terms == 1:
+            total += sum(
+                measure(make_rotation(plan, u, t)) * plan.demand_by_key[(u.code, t)].max
+                for t in plan.ordinals
+                if (u.code, t) in plan.demand_by_key
+            )
+            continue
+        # a six-month rotation takes a place in two terms: credit each place with half the
+        # best measure of a rotation that can take it (so the last term counts too)
+        starts = [t for t in plan.ordinals if t < plan.term_count]
+        per_start = {t: measure(make_rotation(plan, u, t)) for t in starts}
+        doubled = 0
+        for t in plan.ordinals:
+            row = plan.demand_by_key.get((u.code, t))
+            covering = [per_start[s] for s in (t - 1, t) if s in per_start]
+            if row is not None and covering:
+                doubled += max(covering) * row.max
+        total += doubled // 2
     return total
 
 

@@ -184,6 +184,12 @@ class _Run:
             shortfall_cap=short_cap,
             allow_shortfall=allow,
         )
+        if not allow and self.best is None:
+            # No greedy plan to fall back on: penalised slacks keep every dive step's LP
+            # feasible, so a round-up the pool cannot cover is priced out, not backtracked
+            # into an empty stack (slower on 1000 lines: used only when it must succeed).
+            penalty = self._context().max_generic + 1
+            master.set_stage(Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty))
         return self._stage(goal, "lines", target=goal.lower_bound)
 
     def _fairness(self) -> None:
@@ -202,6 +208,8 @@ class _Run:
         penalty = ctx.max_generic + 1  # per missing unit: no line count can buy one back
         f_lb = high
         for cap in range(floor, high):
+            if _cap_counts_out(ctx, cap, lines, short_cap):
+                continue  # proven by counting, without an LP
             master.set_stage(
                 Stage(
                     line_cost=1.0, slack_cost=penalty, art_cost=penalty, lines=(0, lines), cap=cap
@@ -312,10 +320,13 @@ class _Run:
         self._keep(phase, out.plan, value, optimal=False)
         return True
 
-    def _best_line(self, lock: Lock, values: dict, starts: dict, floor: float) -> Pattern | None:
+    def _best_line(
+        self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
+    ) -> Pattern | None:
         """The beam's best line for these values, else CP-SAT's (exact on the row values;
         it ignores the start bonuses)."""
-        for cap in (*GREEDY_LOADS, None):  # fair lines first: fairness then starts low
+        caps = [c for c in GREEDY_LOADS if c >= least_load]
+        for cap in (*caps, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found[0][0]
@@ -466,6 +477,18 @@ class _Run:
             {ln.label: ln.rotations for ln in ctx.plan.current_lines},
         )
         return SolveResult(status, lines, objective, bound, explanation or [], stats, pairing)
+
+
+def _cap_counts_out(ctx: Context, cap: int, lines: int, short_cap: int) -> bool:
+    """True when `cap` service-or-nights rotations per line cannot cover their minimum
+    demand: every line but the fully locked ones (whose use is netted out of `ctx.lo`)
+    holds at most `cap` such rotations, each covering at most `span` unit-terms."""
+    units = {u.code: u for u in ctx.plan.units}
+    rows = [k for k in ctx.rows if units[k[0]].is_service_or_nights]
+    need = sum(max(ctx.lo[k], 0) for k in rows) - short_cap
+    span = max((units[k[0]].span_terms for k in rows), default=1)
+    free = lines + sum(c.count for c in ctx.classes)
+    return need > cap * span * free
 
 
 def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:

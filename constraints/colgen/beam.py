@@ -13,7 +13,7 @@ no column is left (and every bound) still comes from CP-SAT.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from constraints.patterns import Context, Lock, Pattern
@@ -21,10 +21,10 @@ from constraints.rotations import Rotation
 from constraints.rules import Distinct, PerGroup, Total
 
 BEAM_WIDTH = 16  # states kept per term
-BEAM_BRANCH = 12  # best-valued rotations tried per term (plus the ones "at least" rules need)
+BEAM_BRANCH = 12  # best-valued valid extensions per state and term (plus what "at least" needs)
 BEAM_NEEDED = 3  # extra rotations per "at least" rule and term, best-valued first
-BEAM_COLUMNS = 24  # improving lines returned per call
-BEAM_ROW_REUSE = 2  # returned lines sharing one unit-term, at most (diverse columns)
+BEAM_COLUMNS = 100  # improving lines returned per call (many columns per round)
+BEAM_ROW_REUSE = 6  # returned lines sharing one unit-term, at most (diverse columns)
 
 
 @dataclass(frozen=True)
@@ -126,17 +126,15 @@ class BeamSearch:
         def gain(r: Rotation) -> float:
             return gains[id(r)]
 
-        choices: dict[int, list[Rotation]] = {}
+        ranked: dict[int, list[Rotation]] = {}
+        needed: dict[int, list[Rotation]] = {}
         for t, rs in self.by_start.items():
-            ranked = sorted(rs, key=gain, reverse=True)
-            picked = ranked[:BEAM_BRANCH]
-            seen = {id(r) for r in picked}
+            ranked[t] = sorted(rs, key=gain, reverse=True)
+            extra: list[Rotation] = []
             for c in self.totals:
                 if c.at_least:
-                    extra = [r for r in ranked if c.measure(r) > 0 and id(r) not in seen]
-                    picked += extra[:BEAM_NEEDED]
-                    seen.update(id(r) for r in extra[:BEAM_NEEDED])
-            choices[t] = picked
+                    extra += [r for r in ranked[t] if c.measure(r) > 0][:BEAM_NEEDED]
+            needed[t] = extra
         empty = _State(
             constant,
             (),
@@ -151,10 +149,7 @@ class BeamSearch:
         for t in range(1, T + 1):
             states = sorted(buckets[t], key=lambda s: s.value, reverse=True)[:BEAM_WIDTH]
             for s in states:
-                for r in choices[t]:
-                    nxt = self._extend(s, r, gain(r), t)
-                    if nxt is not None:
-                        buckets[t + len(r.terms)].append(nxt)
+                self._grow(s, t, ranked[t], needed[t], gain, buckets)
         done = [s for s in buckets[T + 1] if s.value > eps and self._complete(s)]
         done.sort(key=lambda s: s.value, reverse=True)
         out: list[tuple[Pattern, float]] = []
@@ -176,6 +171,34 @@ class BeamSearch:
             if len(out) >= BEAM_COLUMNS:
                 break
         return out
+
+    def _grow(
+        self,
+        s: _State,
+        t: int,
+        ranked: list[Rotation],
+        needed: list[Rotation],
+        gain: Callable[[Rotation], float],
+        buckets: dict[int, list[_State]],
+    ) -> None:
+        """State s's best BEAM_BRANCH valid extensions at term t (scanning the ranked
+        rotations until that many pass the rules: a fixed top-k would leave a state whose
+        best units its "at most" rules forbid with none), plus the ones "at least" needs."""
+        grown = 0
+        tried: set[int] = set()
+        for r in ranked:
+            tried.add(id(r))
+            nxt = self._extend(s, r, gain(r), t)
+            if nxt is not None:
+                buckets[t + len(r.terms)].append(nxt)
+                grown += 1
+                if grown >= BEAM_BRANCH:
+                    break
+        for r in needed:
+            if id(r) not in tried:
+                nxt = self._extend(s, r, gain(r), t)
+                if nxt is not None:
+                    buckets[t + len(r.terms)].append(nxt)
 
     def _extend(self, s: _State, r: Rotation, g: float, t: int) -> _State | None:
         info = self.info[id(r)]

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ortools.sat.python import cp_model
 
@@ -33,7 +33,16 @@ from constraints.rules import Total
 # best valid line of a kind (its lock) for row values and six-month start bonuses, if its
 # value exceeds the floor
 Values = dict[tuple[str, int], float]
-Price = Callable[[Lock, Values, Values, float], Pattern | None]
+
+
+class Price(Protocol):
+    """Best valid line of a kind; `least_load`: the fewest service-or-nights rotations per
+    line the lines left must be allowed to carry their need (0: no floor)."""
+
+    def __call__(
+        self, lock: Lock, values: Values, starts: Values, floor: float, least_load: int = 0
+    ) -> Pattern | None: ...
+
 
 CLOSED = -1e6  # row value of a unit-term at its maximum: the beam never takes it
 NEED_BONUS = 0.5  # extra value for rows with more need (breaks ties toward big rows)
@@ -89,7 +98,8 @@ def construct(
     while left.short() and lines < ctx.max_generic:
         if time.monotonic() - started > budget_s:
             return out
-        p = price((), *_values(ctx, left), COVERS_SOMETHING)
+        least = _least_load(ctx, left, ctx.max_generic - lines)
+        p = price((), *_values(ctx, left), COVERS_SOMETHING, least)
         if p is None:
             break
         k = _take(ctx, p, left, ctx.max_generic - lines, covering=True)
@@ -113,12 +123,15 @@ def construct(
 
 
 def _rationed(ctx: Context) -> frozenset[str]:
-    """Units an "at most" rule counts (service weeks, nights, non-clinical): a line takes
-    few of them, so their minimum must be met early, while lines are left to carry it."""
+    """Units an "at most" rule counts (service weeks, nights, non-clinical), and service or
+    nights units (the greedy itself caps them per line, for fairness): a line takes few of
+    them, so their minimum must be met early, while lines are left to carry it."""
     plan = ctx.plan
     limits = [c for c in ctx.clauses if isinstance(c, Total) and c.at_most is not None]
     return frozenset(
-        u.code for u in plan.units if any(c.measure(make_rotation(plan, u, 1)) > 0 for c in limits)
+        u.code
+        for u in plan.units
+        if u.is_service_or_nights or any(c.measure(make_rotation(plan, u, 1)) > 0 for c in limits)
     )
 
 
@@ -147,6 +160,15 @@ def _six_month_starts(ctx: Context) -> dict[tuple[str, int], int]:
         if solver.solve(m) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             out.update({(code, t): solver.value(v) for t, v in s.items() if solver.value(v)})
     return out
+
+
+def _least_load(ctx: Context, left: _Left, lines_left: int) -> int:
+    """The fewest service-or-nights rotations per line that lets `lines_left` lines cover
+    the service-or-nights minimum still short (lines capped lower would strand it)."""
+    units = {u.code: u for u in ctx.plan.units}
+    need = sum(v for k, v in left.need.items() if v > 0 and units[k[0]].is_service_or_nights)
+    need += sum(v for k, v in left.starts.items() if v > 0 and units[k[0]].is_service_or_nights)
+    return -(-need // max(lines_left, 1))
 
 
 def _values(ctx: Context, left: _Left) -> tuple[Values, Values]:

@@ -110,7 +110,7 @@ def test_the_greedy_first_plan_is_valid_and_kept_under_a_short_limit():
     ctx = Context(plan)
     pricers = Pricers(ctx)
 
-    def best(lock, values, starts, floor):
+    def best(lock, values, starts, floor, least_load=0):
         found = pricers.beam(lock).price(values, 0.0, floor, starts)
         return found[0][0] if found else None
 
@@ -139,3 +139,20 @@ def test_the_result_carries_the_line_pairing_behind_its_changed_rotations():
     differ = sum(new[n][t] != old[c].get(t) for n, c in r.pairing.items() for t in range(1, 5))
     unpaired = len(new) + len(old) - 2 * len(r.pairing)
     assert differ + 4 * unpaired == r.objective.changed_rotations
+
+
+def test_six_month_places_in_the_last_term_count_toward_what_the_units_offer():
+    """Six 9/9/9/9/8/8-week terms, one place per term in a six-month unit: three rotations
+    (terms 1-2, 3-4, 5-6) give 52 weeks; the counting pre-check must not offer less (it
+    once left the last term out and declared a feasible generated plan infeasible)."""
+    from constraints.explain import _rotations_offered
+    from constraints.patterns import Context
+    from constraints.rules.measures import worked_weeks
+
+    doc = demand_doc((9, 9, 9, 9, 8, 8), [], 1)
+    six = next(u["code"] for u in doc["units"] if u["span_terms"] == 2)
+    doc["units"] = [u for u in doc["units"] if u["code"] == six]
+    doc["demand"] = [dict(d, min=0, max=1) for d in doc["demand"] if d["unit"] == six]
+    doc["locked_lines"], doc["current_lines"] = [], []
+    doc["params"].pop("min_lines", None)
+    assert _rotations_offered(Context(load_plan(doc)), worked_weeks) >= 52

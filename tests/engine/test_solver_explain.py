@@ -96,11 +96,14 @@ def test_solver_explanation_names_unit_terms_and_rule_beyond_the_prechecks(kind,
 
 def test_no_integer_plan_from_the_patterns_is_not_called_infeasible(monkeypatch):
     import constraints.solver as solver
+    from constraints.colgen.construct import Constructed
 
     monkeypatch.setattr(solver, "dive", lambda *a, **k: None)
     monkeypatch.setattr(
         solver, "solve_stage", lambda *a, **k: solver.StageResult(None, None, 0, False)
     )
+    # the greedy first plan would be an answer: this test is about no plan at all
+    monkeypatch.setattr(solver, "construct", lambda *a, **k: Constructed(None, []))
     doc = generate_plan("PGY2", 24, 1)
     r = solve(load_plan(doc))
     assert r.status == "TIMEOUT"
