@@ -16,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_PARTY = {"listener", "constraints", "tests", "benchmarks", "small_plans"}
-# Used by pytest or run from the shell, never imported.
-DEV_TOOLS = {"mypy", "pytest-asyncio", "pytest-timeout", "ruff"}
+# Used by pytest or run from the shell, never imported; scipy is imported by the independent
+# validator (../shared/benchmark/validate.py), which the tests and benchmarks run as a script.
+DEV_TOOLS = {"mypy", "pytest-asyncio", "pytest-timeout", "ruff", "scipy"}
 
 
 def _name(requirement: str) -> str:
