@@ -2,12 +2,12 @@
 
 `constraints.stability` counts the changed rotations; this module returns the pairing behind
 that count, line by line, so a manager sees where the changes are and a line that did not
-change keeps its label. The pairing is the same optimum: identical lines are grouped, a
-min-cost flow between the groups maximises matching (term, unit) cells, the flow is split
-back into line pairs, and the lines left over (which can match nothing, or the flow would
-have used them) are paired in order while both sides have some, each such pair changing
-every term. So kept + changed lines number min(new, current), and the total equals
-`stability.changed_rotations` exactly. Pure: no I/O.
+change keeps its label. The pairing is the same optimum, from the same code
+(`stability.group_pairing`: a min-cost flow between groups of identical lines maximising
+matching (term, unit) cells); its flow is split back into line pairs, and the lines left
+over (which can match nothing, or the flow would have used them) are paired in order while
+both sides have some, each such pair changing every term. So kept + changed lines number
+min(new, current), and the total equals `stability.changed_rotations` exactly. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import numpy as np
-from ortools.graph.python import min_cost_flow
-
 from constraints.plan import FixedLine, Plan
 from constraints.solution import SolutionLine
+from constraints.stability import Cells, group_pairing
 
 ChangeStatus = Literal["kept", "changed", "new", "removed"]
-Cells = tuple[str | None, ...]  # one unit code per term; None where a current line has none
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
@@ -235,7 +232,8 @@ def _optimal_pairs(
         members_current[cells].append(j)
 
     pairs: list[tuple[int, int]] = []
-    for g, h, count in _group_flow(term_count, list(new.values()), list(current.values())):
+    _, flows = group_pairing(term_count, Counter(new.values()), Counter(current.values()))
+    for g, h, count in flows:
         for _ in range(count):
             pairs.append((members_new[g].pop(0), members_current[h].pop(0)))
     left_new = sorted(i for group in members_new.values() for i in group)
@@ -243,66 +241,6 @@ def _optimal_pairs(
     pairs.extend(zip(left_new, left_current, strict=False))  # nothing in common: all T change
     pairs.sort()
     return pairs, left_new[len(left_current) :]
-
-
-def _group_flow(
-    term_count: int, new: Sequence[Cells], current: Sequence[Cells]
-) -> list[tuple[Cells, Cells, int]]:
-    """(new group, current group, lines paired) over groups of identical lines, maximising
-    matching cells; as stability.most_matches, but the flow on each arc is read back."""
-    new_groups, current_groups = Counter(new), Counter(current)
-    if not new_groups or not current_groups:
-        return []
-    a_keys, b_keys = list(new_groups), list(current_groups)
-    codes = {c: k for k, c in enumerate(sorted({c for g in (*a_keys, *b_keys) for c in g if c}))}
-    # a missing unit never matches: -1 on the new side, -2 on the current side
-    a = np.array([[codes[c] if c else -1 for c in g] for g in a_keys], dtype=np.int32)
-    b = np.array([[codes[c] if c else -2 for c in g] for g in b_keys], dtype=np.int32)
-    a, b = a.reshape(len(a_keys), term_count), b.reshape(len(b_keys), term_count)
-    matches = np.zeros((len(a), len(b)), dtype=np.int32)
-    for t in range(term_count):
-        matches += a[:, t][:, None] == b[:, t][None, :]
-    left, right = np.nonzero(matches)
-    if len(left) == 0:
-        return []
-
-    a_sizes = np.array(list(new_groups.values()), dtype=np.int64)
-    b_sizes = np.array(list(current_groups.values()), dtype=np.int64)
-    total = int(a_sizes.sum())
-    source, sink = 0, 1 + len(a) + len(b)
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(
-        np.zeros(len(a), dtype=np.int32),
-        1 + np.arange(len(a), dtype=np.int32),
-        a_sizes,
-        np.zeros(len(a), dtype=np.int64),
-    )
-    first_pair_arc = len(a)
-    flow.add_arcs_with_capacity_and_unit_cost(
-        (1 + left).astype(np.int32),
-        (1 + len(a) + right).astype(np.int32),
-        np.minimum(a_sizes[left], b_sizes[right]),
-        -matches[left, right].astype(np.int64),
-    )
-    flow.add_arcs_with_capacity_and_unit_cost(
-        1 + len(a) + np.arange(len(b), dtype=np.int32),
-        np.full(len(b), sink, dtype=np.int32),
-        b_sizes,
-        np.zeros(len(b), dtype=np.int64),
-    )
-    flow.add_arc_with_capacity_and_unit_cost(source, sink, total, 0)  # lines left unpaired
-    flow.set_node_supply(source, total)
-    flow.set_node_supply(sink, -total)
-    status = flow.solve()
-    if status != flow.OPTIMAL:  # pragma: no cover - the bypass arc makes it always feasible
-        raise RuntimeError(f"line pairing failed with status {status}")
-    arcs = first_pair_arc + np.arange(len(left))
-    flows = flow.flows(arcs)
-    return [
-        (a_keys[int(g)], b_keys[int(h)], int(f))
-        for g, h, f in zip(left, right, flows, strict=True)
-        if f > 0
-    ]
 
 
 def _fresh_labels(plan: Plan, lines: Sequence[SolutionLine], count: int) -> list[str]:

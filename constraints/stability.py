@@ -16,6 +16,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 Line = Mapping[int, str]  # term -> unit code; current lines may miss terms
+Cells = tuple[str | None, ...]  # one unit code per term; None where a line has none
 
 
 def changed_rotations(term_count: int, new: Sequence[Line], current: Sequence[Line]) -> int:
@@ -30,7 +31,7 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
     terms = range(1, term_count + 1)
     new_groups = Counter(tuple(line.get(t) for t in terms) for line in new)
     current_groups = Counter(tuple(line.get(t) for t in terms) for line in current)
-    total, _ = _best_pairing(term_count, new_groups, current_groups)
+    total, _ = group_pairing(term_count, new_groups, current_groups)
     return total
 
 
@@ -41,31 +42,32 @@ def pair_lines(
     lines left unpaired are absent). Among identical lines, labels pair in sorted order."""
     terms = range(1, term_count + 1)
 
-    def groups(lines: Mapping[str, Line]) -> dict[tuple, list[str]]:
-        out: dict[tuple, list[str]] = {}
+    def groups(lines: Mapping[str, Line]) -> dict[Cells, list[str]]:
+        out: dict[Cells, list[str]] = {}
         for label in sorted(lines):
             out.setdefault(tuple(lines[label].get(t) for t in terms), []).append(label)
         return out
 
     new_groups, current_groups = groups(new), groups(current)
-    _, flows = _best_pairing(
+    _, flows = group_pairing(
         term_count,
         Counter({g: len(v) for g, v in new_groups.items()}),
         Counter({g: len(v) for g, v in current_groups.items()}),
     )
-    new_left = [list(v) for v in new_groups.values()]
-    current_left = [list(v) for v in current_groups.values()]
     pairing: dict[str, str] = {}
-    for i, j, k in flows:
+    for g, h, k in flows:
         for _ in range(k):
-            pairing[new_left[i].pop(0)] = current_left[j].pop(0)
+            pairing[new_groups[g].pop(0)] = current_groups[h].pop(0)
     return pairing
 
 
-def _best_pairing(
-    term_count: int, new_groups: Counter, current_groups: Counter
-) -> tuple[int, list[tuple[int, int, int]]]:
-    """Most matching cells, and the flow (new group, current group, lines) achieving it."""
+def group_pairing(
+    term_count: int, new_groups: Counter[Cells], current_groups: Counter[Cells]
+) -> tuple[int, list[tuple[Cells, Cells, int]]]:
+    """The one min-cost pairing of the engine (the stability objective, `pair_lines` and the
+    change report in `constraints.changes` all read it): over groups of identical lines
+    (cells -> lines), the most matching cells, and the flow (new group, current group,
+    lines paired) achieving it."""
     if not new_groups or not current_groups:
         return 0, []
     codes = {
@@ -114,5 +116,10 @@ def _best_pairing(
     if status != flow.OPTIMAL:  # pragma: no cover - a bypass arc makes it always feasible
         raise RuntimeError(f"line pairing failed with status {status}")
     flows = flow.flows(pair_arcs)
-    used = [(int(i), int(j), int(k)) for i, j, k in zip(left, right, flows, strict=True) if k]
+    new_keys, current_keys = list(new_groups), list(current_groups)
+    used = [
+        (new_keys[int(i)], current_keys[int(j)], int(k))
+        for i, j, k in zip(left, right, flows, strict=True)
+        if k
+    ]
     return -flow.optimal_cost(), used
