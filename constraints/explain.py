@@ -335,20 +335,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     master.solve()  # the certificate is read from this LP's duals
     duals = master.duals()
     plan = ctx.plan
-    # Rank the certificate's demand rows by what they add to it (dual x demand), so the
-    # units that carry the conflict come first, and name each unit once with its terms.
-    rows: dict[tuple[str, str, int], list[tuple[float, int]]] = {}
-    for k in ctx.rows:
-        row = plan.demand_by_key[k]
-        lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
-        if lo_d > TOL and row.min > 0:
-            rows.setdefault(("at least", k[0], row.min), []).append((lo_d * row.min, k[1]))
-        if hi_d < -TOL:
-            rows.setdefault(("at most", k[0], row.max), []).append((-hi_d * row.max, k[1]))
-    ranked = sorted(
-        ((-sum(w for w, _ in ts), key, sorted(t for _, t in ts)) for key, ts in rows.items()),
-        key=lambda r: (r[0], r[1]),
-    )
+    ranked = certificate_rows(ctx, master)
     limits = []
     if duals.lines < -TOL and plan.params.max_lines is not None:
         limits.append(f"at most {plan.params.max_lines} lines")
@@ -364,12 +351,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
         feasible, _ = phase1(relaxed, pool)
         if feasible:
             needed.append(name)
-    shown = [
-        f"{word} {n} in {unit} in term{'s' if len(ts) > 1 else ''} {_terms(ts)}"
-        for _, (word, unit, n), ts in ranked[:6]
-    ]
-    rest = sum(len(ts) for _, _, ts in ranked[6:])
-    more = f" (and {rest} smaller demands)" if rest else ""
+    shown, more = describe_rows(ranked)
     parts = "; ".join(shown + limits) + more
     rules = " and ".join(needed) if needed else "the units' open terms"
     return (
@@ -383,6 +365,39 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
         if parts
         else [f"No set of lines can meet the demand under {rules}."]
     )
+
+
+Ranked = list[tuple[float, tuple[str, str, int], list[int]]]
+
+
+def certificate_rows(ctx: Context, master) -> Ranked:
+    """The demand rows in the master LP's dual certificate (its last solve), ranked by what
+    they add to it (dual x demand) so the units that carry it come first; each unit is named
+    once per bound, with its terms: (-weight, ("at least" | "at most", unit, bound), terms)."""
+    plan = ctx.plan
+    rows: dict[tuple[str, str, int], list[tuple[float, int]]] = {}
+    for k in ctx.rows:
+        row = plan.demand_by_key[k]
+        lo_d, hi_d = master.min_rows[k].dual_value(), master.max_rows[k].dual_value()
+        if lo_d > TOL and row.min > 0:
+            rows.setdefault(("at least", k[0], row.min), []).append((lo_d * row.min, k[1]))
+        if hi_d < -TOL:
+            rows.setdefault(("at most", k[0], row.max), []).append((-hi_d * row.max, k[1]))
+    return sorted(
+        ((-sum(w for w, _ in ts), key, sorted(t for _, t in ts)) for key, ts in rows.items()),
+        key=lambda r: (r[0], r[1]),
+    )
+
+
+def describe_rows(ranked: Ranked, limit: int = 6) -> tuple[list[str], str]:
+    """The first `limit` ranked rows in words ("at least 6 in ED-A in terms 1 and 2"), and
+    " (and N smaller demands)" for the rest ("" when none)."""
+    shown = [
+        f"{word} {n} in {unit} in term{'s' if len(ts) > 1 else ''} {_terms(ts)}"
+        for _, (word, unit, n), ts in ranked[:limit]
+    ]
+    rest = sum(len(ts) for _, _, ts in ranked[limit:])
+    return shown, f" (and {rest} smaller demands)" if rest else ""
 
 
 def _terms(terms: list[int]) -> str:

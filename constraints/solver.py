@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from constraints import explain
+from constraints.bounds_explain import Proven, ServiceNightCount, explain_bounds
 from constraints.colgen import TOL, Pricers, dive, generate, seed_pairs
 from constraints.colgen.construct import construct
 from constraints.colgen.control import Control, Stopped
@@ -51,6 +52,9 @@ CONSTRUCT_MARGIN_S = 0.05
 GREEDY_CP_SAT_CAP = 0.1
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
+# "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
+# a share of the time limit, never closer to the limit than the margin.
+EXPLAIN_SHARE, EXPLAIN_MAX_S, EXPLAIN_MARGIN_S = 0.05, 5.0, 0.1
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
     "linear relaxation, yet no whole-line plan came out of the line patterns generated within "
@@ -120,7 +124,7 @@ class _Run:
         self._fairness()
         if self.ctx is not None and self.ctx.current:
             self._stability()
-        return self._result()
+        return self._result(explanation=self._explain_bounds())
 
     def _prechecks(self) -> list[str]:
         """Counting causes of infeasibility, in milliseconds."""
@@ -293,6 +297,24 @@ class _Run:
         # did not converge is lower, and a dive cannot price its way down to it).
         target = _ceil(cg.value) if cg.value is not None else None
         self._stage(goal, "stability", target=target)
+
+    def _explain_bounds(self) -> list[str]:
+        """Why this many lines and this fairness, for what the stages proved."""
+        t0 = time.monotonic()
+        ctx, limit = self._context(), self.plan.params.time_limit_s
+        budget = min(
+            EXPLAIN_SHARE * limit, EXPLAIN_MAX_S, self.control.remaining - EXPLAIN_MARGIN_S
+        )
+        if budget <= 0:
+            return []
+        proven = Proven(
+            lines=self.values["lines"] + ctx.fixed_lines if self.proven.get("lines") else None,
+            fairness=self.values["fairness"] if self.proven.get("fairness") else None,
+            short_cap=self._short_cap(),
+        )
+        out = explain_bounds(ctx, self._master(), self.pricers, self.control, proven, budget)
+        self.timing["explain"] = round(time.monotonic() - t0, 3)
+        return out
 
     def _context(self) -> Context:
         assert self.ctx is not None
@@ -481,14 +503,8 @@ class _Run:
 
 def _cap_counts_out(ctx: Context, cap: int, lines: int, short_cap: int) -> bool:
     """True when `cap` service-or-nights rotations per line cannot cover their minimum
-    demand: every line but the fully locked ones (whose use is netted out of `ctx.lo`)
-    holds at most `cap` such rotations, each covering at most `span` unit-terms."""
-    units = {u.code: u for u in ctx.plan.units}
-    rows = [k for k in ctx.rows if units[k[0]].is_service_or_nights]
-    need = sum(max(ctx.lo[k], 0) for k in rows) - short_cap
-    span = max((units[k[0]].span_terms for k in rows), default=1)
-    free = lines + sum(c.count for c in ctx.classes)
-    return need > cap * span * free
+    demand (the counting argument, shared with the explanations)."""
+    return ServiceNightCount.of(ctx, lines, short_cap).counts_out(cap)
 
 
 def _lines(ctx: Context, best: Assignment) -> list[SolutionLine]:

@@ -179,6 +179,11 @@ class Master:
         for i in range(len(self.columns)):
             self._configure(i)
 
+    def set_min(self, k: tuple[str, int], value: float) -> None:
+        """Explanations: try demand row k with another minimum (net of locked lines, like
+        ctx.lo); `set_min(k, ctx.lo[k])` restores it."""
+        self.min_rows[k].SetLb(value)
+
     def solve(self) -> float | None:
         status = self.s.Solve()
         if status != pywraplp.Solver.OPTIMAL:
