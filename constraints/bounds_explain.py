@@ -245,25 +245,17 @@ class _Explainer:
 
     # --- fairness ----------------------------------------------------------------------
     def _fairness(self, lines: int) -> bool:
-        """Why no plan with this line count keeps every line to one less; True when said."""
-        ctx, fairness = self.ctx, self.proven.fairness
+        """Why no plan with this line count keeps every line to one less; True when the LP
+        said it (the counting sentences say what would allow one less themselves)."""
+        fairness = self.proven.fairness
         assert fairness is not None
         if fairness == 0:
             return False
-        words = "service or night rotation"
-        locked = [ln for ln in ctx.full_locked if ctx.fixed_load(ln.rotations) >= fairness]
-        if locked:
-            self.out.append(
-                f"Locked line {locked[0].label} already has {_plural(fairness, words)}, so some "
-                f"line carries {fairness} whatever the plan."
-            )
-            return False  # only changing that line helps: nothing more to try
-        count = ServiceNightCount.of(ctx, lines - ctx.fixed_lines, 0)
-        cap = fairness - 1
-        if count.counts_out(cap):
-            self.out.append(_counting_fairness(ctx, count, cap, fairness))
-            return False  # the counting sentence says what would allow one less
-        return self._fairness_certificate(lines, cap, fairness)
+        counted = fairness_by_counting(self.ctx, lines, fairness)
+        if counted is not None:
+            self.out.append(counted)
+            return False
+        return self._fairness_certificate(lines, fairness - 1, fairness)
 
     def _fairness_certificate(self, lines: int, cap: int, fairness: int) -> bool:
         ctx, master = self.ctx, self.master
@@ -307,6 +299,33 @@ class _Explainer:
                 f"(max_lines) unless the minimum demand is lowered."
             ]
         return [f"At most {cap} per line would take at least {need} lines (today {lines})."]
+
+
+def counting_only(ctx: Context, proven: Proven) -> list[str]:
+    """The sentences that need no LP (milliseconds): what an interrupted solve can still say."""
+    if proven.short_cap > 0 or proven.lines is None:
+        return []
+    out, _ = line_count_causes(ctx, proven.lines)
+    if proven.fairness:
+        counted = fairness_by_counting(ctx, proven.lines, proven.fairness)
+        out += [counted] if counted is not None else []
+    return out
+
+
+def fairness_by_counting(ctx: Context, lines: int, fairness: int) -> str | None:
+    """A locked line's own load, or the counting argument, for `fairness` (> 0) at `lines`
+    lines (locked included): the sentence, or None when neither proves it."""
+    locked = [ln for ln in ctx.full_locked if ctx.fixed_load(ln.rotations) >= fairness]
+    if locked:
+        words = "service or night rotation"
+        return (
+            f"Locked line {locked[0].label} already has {_plural(fairness, words)}, so some "
+            f"line carries {fairness} whatever the plan."
+        )
+    count = ServiceNightCount.of(ctx, lines - ctx.fixed_lines, 0)
+    if count.counts_out(fairness - 1):
+        return _counting_fairness(ctx, count, fairness - 1, fairness)
+    return None
 
 
 def _counting_fairness(ctx: Context, count: ServiceNightCount, cap: int, fairness: int) -> str:

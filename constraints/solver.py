@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from constraints import explain
-from constraints.bounds_explain import Proven, ServiceNightCount, explain_bounds
+from constraints.bounds_explain import Proven, ServiceNightCount, counting_only, explain_bounds
 from constraints.colgen import TOL, Pricers, dive, generate, seed_pairs
 from constraints.colgen.construct import construct
 from constraints.colgen.control import Control, Stopped
@@ -305,16 +305,24 @@ class _Run:
         budget = min(
             EXPLAIN_SHARE * limit, EXPLAIN_MAX_S, self.control.remaining - EXPLAIN_MARGIN_S
         )
-        if budget <= 0:
-            return []
-        proven = Proven(
-            lines=self.values["lines"] + ctx.fixed_lines if self.proven.get("lines") else None,
-            fairness=self.values["fairness"] if self.proven.get("fairness") else None,
-            short_cap=self._short_cap(),
-        )
-        out = explain_bounds(ctx, self._master(), self.pricers, self.control, proven, budget)
+        if budget <= 0:  # no time for an LP: what counting alone proves
+            out = counting_only(ctx, self._proven())
+        else:
+            out = explain_bounds(
+                ctx, self._master(), self.pricers, self.control, self._proven(), budget
+            )
         self.timing["explain"] = round(time.monotonic() - t0, 3)
         return out
+
+    def _proven(self) -> Proven:
+        """The proven stage values the explanations may name (None: not proven)."""
+        lines = self.values.get("lines") if self.proven.get("lines") else None
+        fairness = self.values.get("fairness") if self.proven.get("fairness") else None
+        return Proven(
+            lines=None if lines is None else lines + self._context().fixed_lines,
+            fairness=fairness,
+            short_cap=self._short_cap(),
+        )
 
     def _context(self) -> Context:
         assert self.ctx is not None
@@ -446,7 +454,7 @@ class _Run:
             return self._result("CANCELLED")
         if self.best is None:
             return self._result("TIMEOUT")
-        return self._result("FEASIBLE")
+        return self._result("FEASIBLE", counting_only(self._context(), self._proven()))
 
     def _not_found(self) -> SolveResult:
         """The LP has a plan but no integer plan came out of the patterns: not a proof."""

@@ -1,0 +1,187 @@
+"""Why this many lines and why this fairness (issue 11, part 3): on every public feasible
+plan the explanation names a cause whose number is the proven bound, and what it claims
+would lower the line count holds when the plan is solved again with that change."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from constraints import load_plan, solve
+from constraints.bounds_explain import Proven, explain_bounds, line_count_causes
+from constraints.colgen import Pricers
+from constraints.colgen.control import Control
+from constraints.colgen.master import Master
+from constraints.patterns import Context
+from constraints.progress import ProgressReporter
+from constraints.solver import EXPLAIN_MARGIN_S, EXPLAIN_MAX_S, EXPLAIN_SHARE
+from listener.cli import main
+
+BENCHMARK = Path(__file__).resolve().parents[3] / "shared" / "benchmark"
+BIG = ("l_", "xl_")  # 15-50 s each: marked slow, still run by ./scripts/test
+
+# The line-count causes, each naming the count it forces.
+LINE_CAUSES = (
+    r"so at least (\d+) lines are needed",
+    r"fixes the line count at (\d+) ",
+    r"asks for at least (\d+) lines \(min_lines\)",
+    r"no plan with fewer than (\d+) lines meets",
+    r"The (\d+) locked lines are already",
+)
+FAIRNESS_CAUSES = (
+    r"At most (\d+) service or night rotations? on one line is the least possible",
+    r"already has (\d+) service or night rotations?, so some line carries",
+)
+LOWER = re.compile(
+    r"Lowering (\S+)'s minimum in term (\d+) from (\d+) to (\d+) "
+    r"(?:would allow (\d+) lines|lowers the proven minimum to (\d+) lines)"
+)
+
+
+def feasible_plans() -> list:
+    known_path = BENCHMARK / "best_known.json"
+    if not known_path.exists():
+        reason = f"no public benchmark in {BENCHMARK}"
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=reason), id="none")]
+    known = json.loads(known_path.read_text())
+    out = []
+    for name, best in sorted(known.items()):
+        if name.startswith("_") or best.get("infeasible"):
+            continue
+        marks = [pytest.mark.slow] if name.startswith(BIG) else []
+        out.append(pytest.param(name, best, marks=marks, id=name))
+    return out
+
+
+def read(name: str) -> dict:
+    return json.loads((BENCHMARK / "plans" / f"{name}.json").read_text())
+
+
+def first_number(patterns: tuple[str, ...], sentences: list[str]) -> int | None:
+    for sentence in sentences:
+        for pattern in patterns:
+            m = re.search(pattern, sentence)
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def check_counting_claims(doc: dict, sentences: list[str]) -> None:
+    """Each term-sum sentence's number is that term's minimum demand (or more, where it
+    says six-month rotations add to it), recomputed from the plan file."""
+    names = {t["name"]: t["ordinal"] for t in doc["terms"]}
+    for sentence in sentences:
+        m = re.match(r"(.+)'s minimum demand adds up to (\d+) rotations", sentence)
+        if not m:
+            continue
+        total = sum(d["min"] for d in doc["demand"] if d["term"] == names[m.group(1)])
+        if "six-month" in sentence:
+            assert int(m.group(2)) > total, sentence
+        else:
+            assert int(m.group(2)) == total, sentence
+
+
+@pytest.mark.parametrize(("name", "best"), feasible_plans())
+def test_explanation_names_the_proven_line_count_and_fairness(name, best):
+    doc = read(name)
+    result = solve(load_plan(doc))
+    assert result.status in ("OPTIMAL", "FEASIBLE"), result.status
+    proven = result.statistics["proven"]
+    assert proven["lines"], "the public plans' line counts are proven"
+    lines = result.objective.lines
+    assert lines == best["lines"] == result.bound["lines"]
+    text = result.explanation
+    assert first_number(LINE_CAUSES, text) == lines, text
+    check_counting_claims(doc, text)
+    if proven["fairness"]:
+        assert result.objective.max_service_nights == best["max_service_nights"]
+        assert first_number(FAIRNESS_CAUSES, text) == best["max_service_nights"], text
+    for sentence in text:
+        m = LOWER.search(sentence)
+        if m:
+            assert int(m.group(5) or m.group(6)) < lines, sentence
+    # its own small budget: never the reason a solve runs long
+    limit = doc["params"]["time_limit_s"]
+    spent = result.statistics["timing"]["explain"]
+    assert spent <= min(EXPLAIN_SHARE * limit, EXPLAIN_MAX_S) + 1.0
+    assert result.statistics["timing"]["total"] <= limit + EXPLAIN_MARGIN_S + 1.0
+
+
+@pytest.mark.parametrize("name", ["s_pgy1", "s_pgy2", "s_pgy2_locked"])
+def test_what_would_lower_the_line_count_holds_when_solved_again(name):
+    """The claimed change, made in the plan file, gives a plan with that many lines (an
+    independent solve, not the explanation's own LP)."""
+    doc = read(name)
+    result = solve(load_plan(doc))
+    claims = [m for e in result.explanation if (m := LOWER.search(e))]
+    assert claims, result.explanation
+    unit, term, old, new, allowed, floor = claims[0].groups()
+    changed = copy.deepcopy(doc)
+    row = next(d for d in changed["demand"] if d["unit"] == unit and d["term"] == int(term))
+    assert row["min"] == int(old)
+    row["min"] = int(new)
+    again = solve(load_plan(changed))
+    assert again.statistics["proven"]["lines"]
+    if allowed is not None:
+        assert again.objective.lines == int(allowed)
+    else:
+        assert again.objective.lines >= int(floor)
+    assert again.objective.lines < result.objective.lines
+
+
+def _bare(doc: dict, budget_s: float, proven: Proven) -> list[str]:
+    """explain_bounds on a master that holds no pattern at all, with `budget_s` seconds."""
+    ctx = Context(load_plan(doc))
+    started = time.monotonic()
+    control = Control(
+        time_limit_s=30,
+        seed=0,
+        deterministic=True,
+        cancel=None,
+        reporter=ProgressReporter(None, 500, started),
+        started=started,
+    )
+    try:
+        return explain_bounds(ctx, Master(ctx), Pricers(ctx), control, proven, budget_s)
+    finally:
+        control.close()
+
+
+def test_nothing_proven_says_nothing():
+    assert _bare(read("s_pgy2"), 5.0, Proven(lines=None, fairness=None, short_cap=0)) == []
+
+
+def test_without_time_only_the_counting_causes_are_said():
+    """No time for an LP: the counting sentences (which need none) and nothing else."""
+    doc = read("s_pgy1")
+    ctx = Context(load_plan(doc))
+    counting, _ = line_count_causes(ctx, 22)
+    said = _bare(doc, 0.0, Proven(lines=22, fairness=None, short_cap=0))
+    assert said == counting and counting
+
+
+def test_a_bound_no_count_explains_gets_no_counting_sentence():
+    """s_pgy2 needs 23 lines, more than any term's minimum (at most 21): no counting cause
+    may claim it; with no time for the LP certificate nothing is said at all."""
+    doc = read("s_pgy2")
+    ctx = Context(load_plan(doc))
+    assert line_count_causes(ctx, 23) == ([], [])
+    assert _bare(doc, 0.0, Proven(lines=23, fairness=None, short_cap=0)) == []
+
+
+def test_shortfall_is_not_explained_as_forced_demand():
+    assert _bare(read("s_pgy2"), 5.0, Proven(lines=23, fairness=1, short_cap=2)) == []
+
+
+def test_solve_prints_why_this_many_lines(tmp_path, capsys):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(read("s_pgy1")))
+    assert main(["solve", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Why:" in printed
+    assert "Term 2's minimum demand adds up to 22 rotations" in printed
