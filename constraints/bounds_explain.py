@@ -268,7 +268,7 @@ class _Explainer:
             return False  # partial lines, not demand, carry part of it: not said in words
         missing = _ceil(cg.bound)
         shown, more = describe_rows(certificate_rows(ctx, master), limit=4)
-        mainly = f", above all {'; '.join(shown)}{more}" if shown else ""
+        mainly = f"; the demands involved: {'; '.join(shown)}{more}" if shown else ""
         self.out.append(
             f"At most {_plural(fairness, 'service or night rotation')} on one line is the least "
             f"possible with {lines} lines: with at most {cap} per line, at least "
@@ -292,13 +292,15 @@ class _Explainer:
         need = max(_ceil(cg.bound), ctx.min_generic) + ctx.fixed_lines
         if need <= lines:
             return []
-        limit = ctx.plan.params.max_lines
-        if limit is not None and need > limit:
+        # a plan that meets the demand costs at most the line maximum in this LP: a bound
+        # above it proves that no allowed line count is enough
+        if need > ctx.max_generic + ctx.fixed_lines:
             return [
-                f"At most {cap} per line is not possible within the plan's {limit} lines "
-                f"(max_lines) unless the minimum demand is lowered."
+                f"At most {_plural(cap, 'service or night rotation')} per line is not possible "
+                "with any line count the plan allows unless the minimum demand is lowered."
             ]
-        return [f"At most {cap} per line would take at least {need} lines (today {lines})."]
+        words = _plural(cap, "service or night rotation")
+        return [f"At most {words} per line would take at least {need} lines (today {lines})."]
 
 
 def counting_only(ctx: Context, proven: Proven) -> list[str]:
@@ -341,10 +343,11 @@ def _counting_fairness(ctx: Context, count: ServiceNightCount, cap: int, fairnes
     hold = cap * count.span * count.free
     # free lines needed, plus the fully locked lines (partial ones are among the free)
     lines_needed = -(-count.need // (cap * count.span)) + len(ctx.full_locked)
+    lines = count.free + len(ctx.full_locked)
     return (
         f"{head}, but {count.free} lines with at most {cap} each hold at most {hold}. At most "
-        f"{cap} per line would take at least {lines_needed} lines, or {count.need - hold} fewer "
-        "places of service or night minimum demand."
+        f"{cap} per line would take at least {lines_needed} lines, or, with {lines} lines, at "
+        f"least {count.need - hold} fewer places of service or night minimum demand."
     )
 
 

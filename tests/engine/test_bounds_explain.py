@@ -185,3 +185,47 @@ def test_solve_prints_why_this_many_lines(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Why:" in printed
     assert "Term 2's minimum demand adds up to 22 rotations" in printed
+
+
+def unit(code: str, kind: str = "clinical") -> dict:
+    return {
+        "code": code,
+        "name": code,
+        "specialty": code,
+        "subspecialty": code,
+        "experiences": ["A"],
+        "kind": kind,
+        "nights": False,
+        "span_terms": 1,
+        "leave_weeks": 0,
+    }
+
+
+def test_fairness_the_count_cannot_prove_gets_the_lp_reason():
+    """3 lines (term 1 adds up to 3); service needs 3 places in all, so counting allows one
+    per line, but term 2 has room for one clinical line only: 4 service rotations on 3
+    lines. Only the LP at one service rotation per line proves 2."""
+    doc = {
+        "name": "fairness by LP",
+        "terms": [{"ordinal": t, "name": f"Term {t}", "weeks": 26} for t in (1, 2)],
+        "units": [unit(c, "service") for c in ("S", "S2", "S3")] + [unit("C1"), unit("C2")],
+        "demand": [
+            {"unit": "S", "term": 1, "min": 2, "max": 2},
+            {"unit": "C1", "term": 1, "min": 1, "max": 1},
+            {"unit": "S2", "term": 2, "min": 1, "max": 1},
+            {"unit": "C2", "term": 2, "min": 0, "max": 1},
+            {"unit": "S3", "term": 2, "min": 0, "max": 3},
+        ],
+        "constraints": [],
+        "params": {"time_limit_s": 20},
+    }
+    result = solve(load_plan(doc))
+    assert result.status == "OPTIMAL"
+    assert (result.objective.lines, result.objective.max_service_nights) == (3, 2)
+    text = result.explanation
+    assert first_number(LINE_CAUSES, text) == 3, text
+    assert first_number(FAIRNESS_CAUSES, text) == 2, text
+    lp = next(e for e in text if "would stay unfilled" in e)
+    assert "with 3 lines: with at most 1 per line, at least 1 place of minimum demand" in lp
+    # more lines cannot help: term 1 has places for 3 lines only
+    assert any("not possible with any line count the plan allows" in e for e in text), text
