@@ -168,7 +168,7 @@ class _Explainer:
             return []
         return [
             f"Under {_rules(self.ctx)}, no plan with fewer than {lines} lines meets these "
-            "minimum demands together (every line takes one unit per term and obeys every "
+            "demands together (every line takes one unit per term and obeys every "
             f"rule): {'; '.join(shown)}{more}."
         ]
 
@@ -177,10 +177,7 @@ class _Explainer:
         ctx, master = self.ctx, self.master
         if len(binding_terms) > 1:
             names = _and([_term_name(ctx, t) for t in binding_terms])
-            return [
-                f"{names} each need {lines} lines, so a minimum must be lowered in each of "
-                "them before fewer lines can be proven enough."
-            ]
+            return [f"Fewer lines need a lower minimum in each of {names}."]
         bound = self._lines_lp()
         if bound is None:
             return []
@@ -224,7 +221,12 @@ class _Explainer:
         meets every (lowered) row and partial-line class."""
         ctx, master = self.ctx, self.master
         master.set_stage(LINES_STAGE)
-        counts = dive(master, self.pricers, self.control, "explain", target=float(generic))
+        try:
+            counts = dive(master, self.pricers, self.control, "explain", target=float(generic))
+        except Stopped:  # out of time: the proven minimum is still worth saying
+            if self.control.cancelled:
+                raise
+            return False
         if counts is None:
             return False
         cover = dict.fromkeys(ctx.rows, 0)
@@ -363,21 +365,23 @@ def line_count_causes(ctx: Context, lines: int) -> tuple[list[str], list[int]]:
         else:
             out.append(f"The plan asks for at least {lines} lines (min_lines).")
     terms: list[int] = []
+    six = False
     for t in plan.ordinals:
         plain, least = _term_minimum(ctx, t)
-        if least != lines:
-            continue
-        terms.append(t)
-        six = (
-            f" (counting the six-month rotations that must cover it, {least - plain} more than "
-            "its own minimums)"
-            if least > plain
-            else ""
+        if least == lines:
+            terms.append(t)
+            six |= least > plain
+    if terms:
+        names = _and([_term_name(ctx, t) for t in terms])
+        whose = (
+            f"{names}'s minimum demand"
+            if len(terms) == 1
+            else (f"{names}: the minimum demand of each")
         )
+        with_six = " (counting the six-month rotations that must cover it)" if six else ""
         out.append(
-            f"{_term_name(ctx, t)}'s minimum demand adds up to {least} rotations{six}, and a "
-            "line holds one rotation per term, so at least "
-            f"{lines} lines are needed."
+            f"{whose} adds up to {lines} rotations{with_six}, and a line holds one rotation "
+            f"per term, so at least {lines} lines are needed."
         )
     out += _rule_causes(ctx, lines)
     if ctx.fixed_lines == lines and lines:

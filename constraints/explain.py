@@ -397,7 +397,7 @@ def describe_rows(ranked: Ranked, limit: int = 6) -> tuple[list[str], str]:
         for _, (word, unit, n), ts in ranked[:limit]
     ]
     rest = sum(len(ts) for _, _, ts in ranked[limit:])
-    return shown, f" (and {rest} smaller demands)" if rest else ""
+    return shown, f" (and {rest} smaller demand{'s' if rest > 1 else ''})" if rest else ""
 
 
 def _terms(terms: list[int]) -> str:
