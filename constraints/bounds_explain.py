@@ -138,17 +138,17 @@ class _Explainer:
     def run(self) -> None:
         """Causes first (cheap, and what a manager reads first), then what would change them."""
         lines, fairness = self.proven.lines, self.proven.fairness
-        binding_terms: list[int] = []
-        if lines is not None:
-            causes, binding_terms = line_count_causes(self.ctx, lines)
-            if not causes:
-                causes = self._line_certificate(lines)
-            self.out += causes
-        fairness_said = fairness is not None and lines is not None and self._fairness(lines)
-        if lines is not None and self.out:
+        if lines is None:
+            return  # the fairness proof is at the proven line count
+        causes, binding_terms = line_count_causes(self.ctx, lines)
+        if not causes:
+            causes = self._line_certificate(lines)
+        self.out += causes
+        fairness_said = fairness is not None and self._fairness(lines)
+        if causes:
             self.out += self._lower_lines(lines, binding_terms)
         if fairness_said:
-            assert fairness is not None and lines is not None
+            assert fairness is not None
             self.out += self._fewer_service_nights(lines, fairness)
 
     # --- the line count ----------------------------------------------------------------

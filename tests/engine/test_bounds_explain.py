@@ -183,12 +183,17 @@ def test_shortfall_is_not_explained_as_forced_demand():
 
 
 def test_solve_prints_why_this_many_lines(tmp_path, capsys):
-    path = tmp_path / "plan.json"
+    """Printed under "Why:", in the solution file and in the report's explanations."""
+    path, solution, page = tmp_path / "plan.json", tmp_path / "out.json", tmp_path / "plan.html"
     path.write_text(json.dumps(read("s_pgy1")))
-    assert main(["solve", str(path)]) == 0
+    assert main(["solve", str(path), "-o", str(solution), "--report", str(page)]) == 0
     printed = capsys.readouterr().out
     assert "Why:" in printed
     assert "Term 2's minimum demand adds up to 22 rotations" in printed
+    said = json.loads(solution.read_text())["explanation"]
+    assert said and said[0].startswith("Term 2's minimum demand adds up to 22 rotations")
+    section = page.read_text().split('<section id="explanation">')[1]
+    assert "minimum demand adds up to 22 rotations" in section
 
 
 def unit(code: str, kind: str = "clinical") -> dict:
