@@ -385,7 +385,7 @@ def line_count_causes(ctx: Context, lines: int) -> tuple[list[str], list[int]]:
         )
     out += _rule_causes(ctx, lines)
     if ctx.fixed_lines == lines and lines:
-        out.append(f"The {lines} locked lines are already more than the demand needs.")
+        out.append(f"The {lines} locked lines are all the lines: they already meet the demand.")
     return out, terms
 
 

@@ -31,7 +31,7 @@ LINE_CAUSES = (
     r"fixes the line count at (\d+) ",
     r"asks for at least (\d+) lines \(min_lines\)",
     r"no plan with fewer than (\d+) lines meets",
-    r"The (\d+) locked lines are already",
+    r"The (\d+) locked lines are all the lines",
 )
 FAIRNESS_CAUSES = (
     r"At most (\d+) service or night rotations? on one line is the least possible",
@@ -238,3 +238,31 @@ def test_fairness_the_count_cannot_prove_gets_the_lp_reason():
     assert "with 3 lines: with at most 1 per line, at least 1 place of minimum demand" in lp
     # more lines cannot help: term 1 has places for 3 lines only
     assert any("not possible with any line count the plan allows" in e for e in text), text
+
+
+def test_six_month_rotations_that_must_cover_a_term_count_toward_it():
+    """Term 1 asks for 1 line only, but the six-month unit X (closed in term 3) needs 2 in
+    term 2, and those rotations must start in term 1: 3 lines, forced by term 1."""
+    doc = {
+        "name": "six-month count",
+        "terms": [{"ordinal": t, "name": f"Term {t}", "weeks": 17} for t in (1, 2, 3)],
+        "units": [{**unit("X"), "span_terms": 2}, unit("A"), unit("B")],
+        "demand": [
+            {"unit": "X", "term": 1, "min": 0, "max": 2},
+            {"unit": "X", "term": 2, "min": 2, "max": 2},
+            {"unit": "A", "term": 1, "min": 1, "max": 3},
+            {"unit": "A", "term": 2, "min": 0, "max": 3},
+            {"unit": "A", "term": 3, "min": 2, "max": 3},
+            {"unit": "B", "term": 3, "min": 0, "max": 3},
+        ],
+        "constraints": [],
+        "params": {"time_limit_s": 20},
+    }
+    result = solve(load_plan(doc))
+    assert result.objective.lines == 3 and result.statistics["proven"]["lines"]
+    assert first_number(LINE_CAUSES, result.explanation) == 3
+    assert result.explanation[0] == (
+        "Term 1's minimum demand adds up to 3 rotations (counting the six-month rotations "
+        "that must cover it), and a line holds one rotation per term, so at least 3 lines are "
+        "needed."
+    )
