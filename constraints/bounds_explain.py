@@ -31,6 +31,7 @@ from constraints.plan import Unit
 from constraints.rules import Total
 
 MAX_CANDIDATES = 4  # demand rows tried (lowered by one) for "what would lower it"
+DIVE_MIN_S = 0.5  # budget left below which no dive starts (its LP solves are not interruptible)
 PRICES_PER_LP = 40  # CP-SAT pricing calls per re-solved LP (a deterministic budget)
 # the lines stage's LP, minimum demand hard (explanations are given only when it was met)
 LINES_STAGE = Stage(line_cost=1.0, slack_cost=0.0, art_cost=0.0, slack_allowed=False)
@@ -220,6 +221,8 @@ class _Explainer:
         """A dive on the lowered LP: True when it rounds to a plan with `generic` lines that
         meets every (lowered) row and partial-line class."""
         ctx, master = self.ctx, self.master
+        if self.control.remaining < DIVE_MIN_S:
+            return False  # a dive step cannot be cut short: never start one this late
         master.set_stage(LINES_STAGE)
         try:
             counts = dive(master, self.pricers, self.control, "explain", target=float(generic))
