@@ -23,6 +23,8 @@ Fixtures and helpers for every reliability module:
                       `WorkerProcess` (JSON logs parsed, SIGTERM/SIGKILL at teardown).
   reap_until(conn, run_id, timeout)  calls `planner.reap_stale_runs()` (the function pg_cron
                       runs every minute) until the run is reaped; returns (row, seconds).
+  reap_until_retried(conn, run_id, timeout)  the same until the reaper handed the run back
+                      to PENDING (its log row, `context.error = 'Retry'`); returns the row.
   round_fingerprint(conn, round_id)  lines, rotations and history of a round, comparable.
 """
 
@@ -367,6 +369,22 @@ async def reap_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} not reaped within {timeout}s: {row}")
         await anyio.sleep(poll_s)
+
+
+async def reap_until_retried(conn, run_id: uuid.UUID, timeout: float) -> dict:
+    """Call the reaper until it logged the hand-back; the log row."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await conn.fetchval("select planner.reap_stale_runs()")
+        row = await conn.fetchrow(
+            "select level, message, context from planner_execution_logs "
+            "where run_id = $1 and context ->> 'error' = 'Retry'",
+            run_id,
+        )
+        if row is not None:
+            return dict(row)
+        assert time.monotonic() < deadline, f"run {run_id} not handed back within {timeout}s"
+        await anyio.sleep(0.05)
 
 
 async def round_fingerprint(conn: asyncpg.Connection, round_id: uuid.UUID) -> dict[str, Any]:
