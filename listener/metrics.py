@@ -25,7 +25,7 @@ from listener.db import DB_ERRORS
 if TYPE_CHECKING:
     from loguru import Logger
 
-FINISH_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "RELEASED", "ABANDONED")
+FINISH_STATES = ("COMPLETED", "INFEASIBLE", "FAILED", "RELEASED", "ABANDONED", "LEFT")
 WAKEUP_SOURCES = ("listen", "realtime", "poll", "reconnect")
 SOLVE_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
 GAP_BUCKETS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, float("inf"))

@@ -43,11 +43,17 @@ class RunNotOurs(Exception):
     """A heartbeat between retries was refused: the run was cancelled, reaped or re-claimed."""
 
 
+class GraceExpired(Exception):
+    """The worker is shutting down and its grace ran out while it still held the run."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """How the run ended for this worker. `state`: COMPLETED, INFEASIBLE, FAILED (written),
-    RELEASED (handed back to PENDING), ABANDONED (no longer ours, nothing written), or None
-    when not even the failure could be recorded. `solve_s`: claim to end of the solve."""
+    RELEASED (handed back to PENDING), ABANDONED (no longer ours, nothing written), LEFT (the
+    shutdown grace ran out during a database fault: the run stays GENERATING and the reaper
+    hands it back), or None when not even the failure could be recorded. `solve_s`: claim to
+    end of the solve."""
 
     state: str | None
     solve_s: float | None = None
@@ -95,6 +101,8 @@ class RunPipeline:
         except RunNotOurs:
             watch.log.info("Run was no longer ours before it was loaded; nothing written")
             return RunOutcome("ABANDONED")
+        except GraceExpired:
+            return RunOutcome(self._leave(watch, "load the allocation round"))
         except asyncpg.PostgresError as exc:
             return RunOutcome(
                 await self._fail(watch, f"Could not load the allocation round: {exc}")
@@ -236,6 +244,8 @@ class RunPipeline:
             )
         except RunNotOurs:
             released = False
+        except GraceExpired:
+            return self._leave(watch, "release the run")
         watch.log.info(
             "Released the run to PENDING for another worker"
             if released
@@ -263,6 +273,8 @@ class RunPipeline:
             written = await self._retry(write, function.replace("_", " "), watch)
         except RunNotOurs:
             written = False
+        except GraceExpired:
+            return self._leave(watch, function.replace("_", " "))
         if written:
             return state
         watch.log.warning(
@@ -277,7 +289,10 @@ class RunPipeline:
         still be ours: there is no time budget, a finished plan is held until it is written.
         Between attempts a heartbeat keeps the run fresh (so the reaper leaves it alone once
         the database is back) and proves ownership: a refused heartbeat raises RunNotOurs.
-        Any other error is the database's answer and is raised at once."""
+        Once a shutdown is requested the holding is bounded by PLANNER_SHUTDOWN_GRACE_S:
+        past it GraceExpired is raised (an operator's SIGTERM must end the process; the run
+        stays GENERATING and the reaper hands it back). Any other error is the database's
+        answer and is raised at once."""
         backoff = Backoff(initial_s=0.25, max_s=RETRY_MAX_DELAY_S)
         while True:
             try:
@@ -293,9 +308,35 @@ class RunPipeline:
                     exc,
                     delay,
                 )
-            await anyio.sleep(delay)
+            await self._pause(delay)
+            if self._grace_spent():
+                raise GraceExpired(what)
             if await self._heartbeat_refused(watch):
                 raise RunNotOurs(what)
+
+    def _grace_spent(self) -> bool:
+        return self._shutdown.requested.is_set() and self._shutdown.grace_remaining() <= 0
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep `delay` between retries, cut short at the end of a shutdown grace (a
+        SIGTERM arriving mid-sleep shortens it too)."""
+        until = time.monotonic() + delay
+        if not self._shutdown.requested.is_set():
+            with anyio.move_on_after(delay):
+                await self._shutdown.requested.wait()
+        rest = min(until - time.monotonic(), self._shutdown.grace_remaining())
+        if rest > 0:
+            await anyio.sleep(rest)
+
+    def _leave(self, watch: RunWatch, what: str) -> str:
+        watch.log.warning(
+            "Shutdown grace ({}s) over while trying to {}; leaving the run GENERATING (attempt "
+            "{}): the reaper hands it back to PENDING once stale, nothing is lost",
+            self._shutdown.grace_s,
+            what,
+            watch.run.attempt,
+        )
+        return "LEFT"
 
     async def _heartbeat_refused(self, watch: RunWatch) -> bool:
         """True only when the database answered that the run is not ours; an unreachable

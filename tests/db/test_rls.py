@@ -6,23 +6,16 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from tests.tenant_tables import (
+    CATALOGUE_TENANT_TABLES_SQL,
+    PLANNER_TENANT_TABLES,
+    TENANT_TABLES,
+)
+
 from .helpers import add_line, as_user, claim, insert_run
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("empty_queue")]
 
-TENANT_TABLES = [
-    "organizations",
-    "organization_members",
-    "allocation_runs",
-    "plan_terms",
-    "units",
-    "unit_demands",
-    "allocation_planner_runs",
-    "job_lines",
-    "rotations",
-    "planner_execution_logs",
-    "job_lines_history",
-]
 # exactly what listener/sql/ calls (tests/security checks the same against the files)
 API = {
     "claim_run",
@@ -67,6 +60,12 @@ async def two_orgs(conn, make_round):
 
 def org_column(table: str) -> str:
     return "id" if table == "organizations" else "organization_id"
+
+
+async def test_the_tenant_table_list_matches_the_catalogue(conn):
+    """tests/tenant_tables.py names every tenant table the schema has, and no other."""
+    found = {r[0] for r in await conn.fetch(CATALOGUE_TENANT_TABLES_SQL)}
+    assert found == set(TENANT_TABLES) | set(PLANNER_TENANT_TABLES)
 
 
 async def test_anon_gets_nothing(conn, two_orgs):

@@ -4,6 +4,8 @@ Run the suite alone with `uv run pytest -m reliability`. At the end of the sessi
 
     reliability summary: scenarios run N (passed P, failed F)
       runs lost 0 | runs processed twice 0 | runs stuck 0 | cross-tenant rows 0
+      <scenario>: jobs lost: 0 | recovery/baseline: N% | recovery time: S s   (per peer
+      chaos scenario run, test_peer_scenarios.py)
 
 computed from the database (see `Ledger.audit`), and fails the session unless the last four
 figures are 0.
@@ -23,6 +25,8 @@ Fixtures and helpers for every reliability module:
                       `WorkerProcess` (JSON logs parsed, SIGTERM/SIGKILL at teardown).
   reap_until(conn, run_id, timeout)  calls `planner.reap_stale_runs()` (the function pg_cron
                       runs every minute) until the run is reaped; returns (row, seconds).
+  reap_until_retried(conn, run_id, timeout)  the same until the reaper handed the run back
+                      to PENDING (its log row, `context.error = 'Retry'`); returns the row.
   round_fingerprint(conn, round_id)  lines, rotations and history of a round, comparable.
 """
 
@@ -48,6 +52,47 @@ ACTIVE = ("PENDING", "GENERATING")
 SUMMARY_KEY = pytest.StashKey[dict[str, Any]]()
 _SCENARIOS: dict[str, int] = {}  # outcome -> reliability tests (setup failures included)
 _FUNCTIONS: set[str] = set()  # test functions (a parametrized case counts once)
+
+
+@dataclass(frozen=True)
+class PeerFigures:
+    """One peer chaos scenario's figures (test_peer_scenarios.py), computed from the
+    database: runs not COMPLETED, median completion rates of the baseline window and of the
+    equal recovery window after the fault, and the fault's end to throughput back."""
+
+    scenario: str
+    runs: int
+    workers: int
+    idle_workers: list[str]  # workers of the fleet that completed nothing after the fault
+    lost: list[str]
+    retried: int
+    baseline_per_s: float
+    recovery_per_s: float
+    recovery_s: float | None
+    fault_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.recovery_per_s / self.baseline_per_s if self.baseline_per_s else 0.0
+
+    def line(self) -> str:
+        back = "never" if self.recovery_s is None else f"{self.recovery_s:.1f} s"
+        return (
+            f"{self.scenario}: jobs lost: {len(self.lost)} | recovery/baseline: "
+            f"{self.ratio:.0%} | recovery time: {back}   ({self.runs} runs, {self.workers} "
+            f"workers, {self.retried} retried, fault {self.fault_s:.1f} s, baseline "
+            f"{self.baseline_per_s:.2f}/s, recovery {self.recovery_per_s:.2f}/s)"
+        )
+
+
+PEER_FIGURES: list[PeerFigures] = []  # in the order the scenarios ran
+
+
+@pytest.fixture(scope="session")
+def peer_figures() -> list[PeerFigures]:
+    """Where a peer chaos scenario leaves its figures for the closing summary (a fixture,
+    so the test appends to this module's list and not to a second import's)."""
+    return PEER_FIGURES
 
 
 # -- the ledger and the database audit -------------------------------------------------------
@@ -288,6 +333,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         green=not bad,
         bold=True,
     )
+    if PEER_FIGURES:
+        tr.write_line(
+            "peer chaos scenarios (hardbyte/postgresql-job-queue-benchmarking), "
+            "each: jobs lost: 0 | recovery/baseline >= 95% | recovery time <= 5 s"
+        )
+    for figures in PEER_FIGURES:
+        ok = (
+            not figures.lost
+            and figures.ratio >= 0.95
+            and figures.recovery_s is not None
+            and figures.recovery_s <= 5.0
+        )
+        tr.write_line(f"  {figures.line()}", red=not ok, green=ok)
     for name, items in (
         ("lost", totals["lost"]),
         ("processed twice", totals["twice"]),
@@ -367,6 +425,22 @@ async def reap_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} not reaped within {timeout}s: {row}")
         await anyio.sleep(poll_s)
+
+
+async def reap_until_retried(conn, run_id: uuid.UUID, timeout: float) -> dict:
+    """Call the reaper until it logged the hand-back; the log row."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await conn.fetchval("select planner.reap_stale_runs()")
+        row = await conn.fetchrow(
+            "select level, message, context from planner_execution_logs "
+            "where run_id = $1 and context ->> 'error' = 'Retry'",
+            run_id,
+        )
+        if row is not None:
+            return dict(row)
+        assert time.monotonic() < deadline, f"run {run_id} not handed back within {timeout}s"
+        await anyio.sleep(0.05)
 
 
 async def round_fingerprint(conn: asyncpg.Connection, round_id: uuid.UUID) -> dict[str, Any]:

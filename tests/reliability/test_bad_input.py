@@ -32,6 +32,7 @@ from constraints.loading.params import load_constraints, load_params
 from constraints.loading.problems import Problem, Problems
 from constraints.rules import known_rule_sets
 from tests.listener.conftest import WorkerProcess, ready
+from tests.tenant_tables import RUN_LEAVES_ALONE
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.db]
 
@@ -43,17 +44,7 @@ UNITS = (
     ("PSYCH", "Psychiatry", ["B"]),
 )
 # Tables a failing run must leave alone (all of them: it writes only its own run row + logs).
-UNTOUCHED = (
-    "organizations",
-    "organization_members",
-    "allocation_runs",
-    "plan_terms",
-    "units",
-    "unit_demands",
-    "job_lines",
-    "rotations",
-    "job_lines_history",
-)
+UNTOUCHED = RUN_LEAVES_ALONE
 
 
 # -- building rounds with plain SQL ---------------------------------------------------------

@@ -11,12 +11,17 @@ the same worker on attempt 1, with its lines, and the worker must still be alive
 - PostgreSQL stopped for 45 s (on a cluster of this module's own): longer than the old
   fixed 30 s retry budget.
 
+And a held plan still obeys an operator: a SIGTERM while Postgres is down ends the holding
+after PLANNER_SHUTDOWN_GRACE_S (the worker exits, the reaper hands the run back, another
+worker completes it).
+
 Holding a fault for a set time is the scenario itself; every wait for an outcome is a
 bounded poll of the row or of the worker's log.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,7 +37,7 @@ from listener.migrations import apply_migrations
 from tests.conftest import WORKER_PASSWORD, init_connection
 from tests.listener.conftest import FINAL_STATES, ready, wait_for_state
 from tests.listener.plan_rounds import insert_plan_round, long_plan
-from tests.reliability.conftest import insert_run
+from tests.reliability.conftest import insert_run, reap_until_retried, run_row
 from tests.reliability.faults import Workers
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e, pytest.mark.slow]
@@ -171,4 +176,61 @@ async def test_a_45_s_outage_during_the_final_write(outage_cluster, workers, rel
     try:
         await assert_written_by(conn, run_id, worker)
     finally:
+        await conn.close()
+
+
+async def test_sigterm_while_holding_a_plan_exits_after_the_grace(
+    outage_cluster, workers, reliability_ledger
+):
+    """Postgres is down when the solve ends, so the worker holds its plan; a SIGTERM then
+    bounds the holding by PLANNER_SHUTDOWN_GRACE_S: the worker logs that it leaves the run
+    and exits, although the database is still down. The run is not lost: once the database
+    is back the reaper hands it back to PENDING and another worker completes it (attempt 2)."""
+    pg, grace_s = outage_cluster, 3
+    conn = await asyncpg.connect(pg.dsn)
+    await init_connection(conn)
+    stale_after = await conn.fetchval("select stale_after::text from planner_settings")
+    await conn.execute("update planner_settings set stale_after = '5 seconds', max_attempts = 2")
+    rnd = await insert_plan_round(conn, long_plan())
+    dsn = pg.dsn_for("planner_worker", WORKER_PASSWORD)
+    worker = workers.start(dsn, PLANNER_SHUTDOWN_GRACE_S=str(grace_s))
+    worker.wait_for_log(ready, 60)
+    run_id = await insert_run(conn, rnd, params=PARAMS)
+    reliability_ledger.track(run_id, "COMPLETED", dsn=pg.dsn)
+    await conn.close()
+    try:
+        worker.wait_for_log(about(run_id, "Solving in child process"), 60)
+        began = time.monotonic()
+        await anyio.to_thread.run_sync(pg.stop)
+        worker.wait_for_log(about(run_id, "Could not complete run", began), 90)
+        signalled = time.monotonic()
+        worker.signal(signal.SIGTERM)
+        # The grace, plus one database call in flight (PLANNER_DB_TIMEOUT_S 3 s) and the
+        # bounded deregistration at exit (3 s): a worker that held on for ever fails here.
+        code = await anyio.to_thread.run_sync(worker.wait_exit, grace_s + 3 + 3 + 4)
+        took = time.monotonic() - signalled
+        assert code == 0, worker.tail()
+        assert took >= grace_s - 0.5, f"exited {took:.1f}s after SIGTERM, before the grace"
+        left = worker.wait_for_log(about(run_id, "Shutdown grace"), 1)
+        assert "leaving the run GENERATING" in left["message"]
+        assert not [m for m in worker.messages(run_id) if m.startswith("Run FAILED")]
+    finally:
+        if not pg.executor.running():
+            await anyio.to_thread.run_sync(pg.start)
+
+    conn = await asyncpg.connect(pg.dsn)
+    await init_connection(conn)
+    try:
+        row = await run_row(conn, run_id)
+        assert (row["state"], row["worker_id"]) == ("GENERATING", worker.worker_id), row
+        survivor = workers.start(dsn)
+        retry = await reap_until_retried(conn, run_id, 30)
+        assert retry["context"]["worker_id"] == worker.worker_id, retry
+        row = await wait_for_state(conn, run_id, FINAL_STATES, 90)
+        assert row["state"] == "COMPLETED", row["error"]
+        assert (row["worker_id"], row["attempt"]) == (survivor.worker_id, 2)
+    finally:
+        await conn.execute(
+            "update planner_settings set stale_after = $1::text::interval", stale_after
+        )
         await conn.close()

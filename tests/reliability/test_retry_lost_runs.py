@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from tests.listener.conftest import FINAL_STATES, ready, wait_for_progress, wait_for_state
 from tests.listener.plan_rounds import insert_plan_round, long_plan
-from tests.reliability.conftest import insert_run
+from tests.reliability.conftest import insert_run, reap_until_retried
 from tests.reliability.faults import Workers
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e]
@@ -35,22 +34,6 @@ def workers(tmp_path: Path, worker_dsn: str) -> Iterator[Workers]:
     fleet = Workers(tmp_path)
     yield fleet
     fleet.stop_all()
-
-
-async def reap_until_retried(conn, run_id: uuid.UUID, timeout: float) -> dict:
-    """Call the reaper until it logged the hand-back; the log row."""
-    deadline = time.monotonic() + timeout
-    while True:
-        await conn.fetchval("select planner.reap_stale_runs()")
-        row = await conn.fetchrow(
-            "select level, message, context from planner_execution_logs "
-            "where run_id = $1 and context ->> 'error' = 'Retry'",
-            run_id,
-        )
-        if row is not None:
-            return dict(row)
-        assert time.monotonic() < deadline, f"run {run_id} not handed back within {timeout}s"
-        await anyio.sleep(0.05)
 
 
 async def start_pair(workers: Workers, worker_dsn: str):

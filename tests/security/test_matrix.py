@@ -9,21 +9,10 @@ import pytest
 
 from tests.security.attempts import attack
 from tests.security.world import ATTACKERS
+from tests.tenant_tables import MEMBER_READABLE
 
 pytestmark = [pytest.mark.db, pytest.mark.security]
 
-MEMBER_READABLE = {
-    "organizations",
-    "organization_members",
-    "allocation_runs",
-    "plan_terms",
-    "units",
-    "unit_demands",
-    "allocation_planner_runs",
-    "job_lines",
-    "rotations",
-    "job_lines_history",
-}
 EDITABLE = {"allocation_runs", "plan_terms", "units", "unit_demands", "job_lines", "rotations"}
 
 A_ROWS = "organization_id = %(a_org)s"

@@ -15,6 +15,8 @@ from constraints.limits import LIMITS
 from constraints.loading.params import MAX_SEED, PARAM_KEYS
 from constraints.rules import known_rule_sets
 from listener.migrations import migration_files
+from tests.tenant_tables import PLANNER_TENANT_TABLES
+from tests.tenant_tables import TENANT_TABLES as APP_TENANT_TABLES
 
 SECURITY_MIGRATION = next(p for p in migration_files() if p.name.endswith("_planner_security.sql"))
 # The migration's TEMPORARY block, run on its own against a database of the test's choosing.
@@ -27,21 +29,7 @@ TEMPORARY_BLOCK = re.search(
 pytestmark = [pytest.mark.db, pytest.mark.security]
 
 LISTENER_SQL = Path(__file__).resolve().parents[2] / "listener" / "sql"
-TENANT_TABLES = (
-    "organizations",
-    "organization_members",
-    "allocation_runs",
-    "plan_terms",
-    "units",
-    "unit_demands",
-    "allocation_planner_runs",
-    "job_lines",
-    "rotations",
-    "planner_execution_logs",
-    "job_lines_history",
-    "planner_run_requests",
-    "planner_run_claims",
-)
+TENANT_TABLES = (*APP_TENANT_TABLES, *PLANNER_TENANT_TABLES)  # the planner's own too
 
 
 def planner_functions(su: psycopg.Connection) -> list[tuple[str, bool, list[str], str]]:
