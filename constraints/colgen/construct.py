@@ -43,6 +43,7 @@ COVERS_SOMETHING = 0.5  # a covering line must reach at least one row (or start)
 # taken too while it keeps this share of its value under what is then left (a beam call
 # per line made 300-line plans take 10 s).
 BATCH_KEEP = 0.8
+REPAIR_MIN_S = 1.0  # the repair's time, at least (else as long as the greedy took)
 
 
 @dataclass
@@ -108,7 +109,11 @@ def construct(
             break
     short = _shortfall(ctx, generic, classes)
     if short:
-        fixed = repair(ctx, price, generic, classes, deadline)
+        # the repair gets at most as long as the greedy took; with shortfall allowed what is
+        # short is mostly short by nature (the LP finds the least), so only cheap moves
+        took = time.monotonic() - (deadline - budget_s)
+        until = min(deadline, time.monotonic() + max(took, REPAIR_MIN_S))
+        fixed = repair(ctx, price, generic, classes, until, recreate=not allow_shortfall)
         generic, classes = defaultdict(int, fixed.generic), fixed.classes
         out.patterns += [(p, None) for p in fixed.generic]
         out.patterns += [(p, i) for i, c in enumerate(fixed.classes) for p in c]

@@ -131,8 +131,11 @@ def repair(
     generic: dict[Pattern, int],
     classes: list[dict[Pattern, int]],
     deadline: float,
+    *,
+    recreate: bool = True,
 ) -> Repaired:
-    """Lines with as little shortfall as the moves reach before `deadline`."""
+    """Lines with as little shortfall as the moves reach before `deadline` (without
+    `recreate`, only the cheap moves: swaps and adds)."""
     book = _Book(ctx, generic, classes)
     locks = [dict(c.lock) for c in ctx.classes]
     progress = True
@@ -144,7 +147,11 @@ def repair(
                 break
             if book.cover[row] >= ctx.lo[row]:
                 continue  # met by an earlier move of this pass
-            if _swap(book, row, locks) or _add(book, price, row) or _recreate(book, price, row):
+            if (
+                _swap(book, row, locks)
+                or _add(book, price, row)
+                or (recreate and _recreate(book, price, row))
+            ):
                 progress = True
     return book.result()
 

@@ -87,3 +87,21 @@ def test_the_greedy_keeps_its_budget():
     started = time.monotonic()
     construct(ctx, _price_with_beam(ctx), 0.5)
     assert time.monotonic() - started < 2.0  # one beam call past the budget at most
+
+
+def test_shortfall_at_300_lines_is_proven_minimal_per_unit_and_term():
+    """allow_shortfall by construction (the generator knows the least shortfall: 5)."""
+    plan = _plan("g_l_t4_shortfall", 30.0)
+    result = solve(plan)
+    assert result.statistics["proven"]["shortfall"] is True
+    assert result.bound["shortfall"] == 5
+    objective = result.objective
+    assert objective is not None and objective.shortfall == 5
+    detail = objective.shortfall_detail
+    assert sum(s.missing for s in detail) == 5
+    assert all(s.missing > 0 and (s.unit, s.term) in plan.demand_by_key for s in detail)
+    report = check(plan, result.lines)  # valid, and it counts the same shortfall
+    assert report.violations == []
+    assert sorted((s.unit, s.term, s.missing) for s in report.shortfall) == sorted(
+        (s.unit, s.term, s.missing) for s in detail
+    )
