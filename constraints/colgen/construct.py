@@ -111,8 +111,8 @@ def construct(
     if short:
         # the repair gets at most as long as the greedy took; with shortfall allowed what is
         # short is mostly short by nature (the LP finds the least), so only cheap moves
-        took = time.monotonic() - (deadline - budget_s)
-        until = min(deadline, time.monotonic() + max(took, REPAIR_MIN_S))
+        spent = time.monotonic() - (deadline - budget_s)
+        until = min(deadline, time.monotonic() + max(spent, REPAIR_MIN_S))
         fixed = repair(ctx, price, generic, classes, until, recreate=not allow_shortfall)
         generic, classes = defaultdict(int, fixed.generic), fixed.classes
         out.patterns += [(p, None) for p in fixed.generic]
