@@ -283,7 +283,10 @@ class _Run:
             check=False,
         )
         trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
-        lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
+        # with shortfall allowed the LP also pays `penalty` per missing unit, up to the
+        # proven shortfall: only what is left of its bound bounds the changes
+        paid = penalty * short_cap if allow else 0.0
+        lp = base + _ceil(cg.bound - paid) if math.isfinite(cg.bound) else trivial
         self.bound["stability"] = max(lp, trivial)
         self.control.check()  # the bound is kept even when the time limit hit the LP
         goal = Goal(

@@ -99,6 +99,8 @@ def test_shortfall_at_300_lines_is_proven_minimal_per_unit_and_term():
     assert objective is not None and objective.shortfall == 5
     detail = objective.shortfall_detail
     assert sum(s.missing for s in detail) == 5
+    # the stability bound is on changed rotations alone (not the LP's shortfall penalty)
+    assert result.bound["stability"] <= objective.changed_rotations
     assert all(s.missing > 0 and (s.unit, s.term) in plan.demand_by_key for s in detail)
     report = check(plan, result.lines)  # valid, and it counts the same shortfall
     assert report.violations == []
