@@ -89,7 +89,9 @@ class ChangeReport:
     @property
     def changed_rotations(self) -> int:
         """Equals Objective.changed_rotations: differing terms of paired lines, plus every
-        term of an unpaired line."""
+        term of an unpaired line; 0 when there were no current lines."""
+        if not (self.kept or self.changed or self.removed):
+            return 0
         paired = sum(len(c.terms) for c in self.changed)
         return paired + self.term_count * (len(self.new) + len(self.removed))
 

@@ -18,6 +18,7 @@ from constraints.bounds_explain import Proven, ServiceNightCount, counting_only,
 from constraints.colgen import TOL, Pricers, dive, generate, seed_pairs
 from constraints.colgen.construct import construct
 from constraints.colgen.control import Control, Stopped
+from constraints.colgen.greedy_values import CLOSED
 from constraints.colgen.intmaster import (
     Assignment,
     Goal,
@@ -27,6 +28,7 @@ from constraints.colgen.intmaster import (
     solve_stage,
 )
 from constraints.colgen.master import Column, Master, Stage
+from constraints.colgen.repair import rescue_values
 from constraints.patterns import Context, Lock, Pattern
 from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
@@ -50,6 +52,9 @@ CONSTRUCT_MARGIN_S = 0.05
 # the greedy's CP-SAT fallback needs a good line, not a proof: a short cap (1000 lines: 85
 # fallbacks took ~0.6 s each uncapped)
 GREEDY_CP_SAT_CAP = 0.1
+# the rescue's integer master (greedy lines that leave a minimum short) needs a plan, not
+# a proof: this share of the time limit in CP-SAT deterministic time
+RESCUE_WORK_SHARE = 0.02
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 # "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
@@ -282,7 +287,10 @@ class _Run:
             check=False,
         )
         trivial = ctx.T * abs(lines - ctx.current_count)  # unpaired lines change wholly
-        lp = base + _ceil(cg.bound) if math.isfinite(cg.bound) else trivial
+        # with shortfall allowed the LP also pays `penalty` per missing unit, up to the
+        # proven shortfall: only what is left of its bound bounds the changes
+        paid = penalty * short_cap if allow else 0.0
+        lp = base + _ceil(cg.bound - paid) if math.isfinite(cg.bound) else trivial
         self.bound["stability"] = max(lp, trivial)
         self.control.check()  # the bound is kept even when the time limit hit the LP
         goal = Goal(
@@ -343,6 +351,8 @@ class _Run:
         self.timing["construct"] = round(time.monotonic() - t0, 3)
         for p, cls in out.patterns:  # a warm start for the LP either way
             master.add(Column(p, cls=cls))
+        if out.plan is None and out.short is not None:
+            out.plan = self._rescue(out.short)
         if out.plan is None:
             return False
         phase = "shortfall" if allow else "lines"
@@ -350,21 +360,37 @@ class _Run:
         self._keep(phase, out.plan, value, optimal=False)
         return True
 
+    def _rescue(self, short: Assignment) -> Assignment | None:
+        """Greedy lines that leave a few minimums short: CP-SAT over the pool and the
+        beam's lines through each short unit-term (an integer master over early columns)
+        looks for lines that leave none."""
+        ctx, master = self._context(), self._master()
+        t0 = time.monotonic()
+        beam = self.pricers.beam()
+        for values in rescue_values(ctx, short.generic, short.classes):
+            for p, _ in beam.price(values, 0.0, CLOSED / 2):
+                master.add(Column(p))
+        goal = Goal("shortfall", allow_shortfall=True)
+        work = max(1.0, RESCUE_WORK_SHARE * self.plan.params.time_limit_s)
+        out = solve_stage(ctx, master.columns, goal, self.control, short, "construct", work)
+        self.timing["rescue"] = round(time.monotonic() - t0, 3)
+        return out.assignment if out.value == 0 else None
+
     def _best_line(
         self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
-    ) -> Pattern | None:
-        """The beam's best line for these values, else CP-SAT's (exact on the row values;
-        it ignores the start bonuses)."""
+    ) -> list[tuple[Pattern, float]]:
+        """The beam's best lines for these values, else CP-SAT's best (exact on the row
+        values; it ignores the start bonuses)."""
         caps = [c for c in GREEDY_LOADS if c >= least_load]
         for cap in (*caps, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
-                return found[0][0]
+                return found
         out = self.pricers.get(lock=lock).price(
             self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP
         )
         best = max(out.found, key=lambda f: f.value, default=None)
-        return best.pattern if best is not None and best.value > floor else None
+        return [(best.pattern, best.value)] if best is not None and best.value > floor else []
 
     def _cg(self, master: Master, pricers: Pricers, phase: str, check=True, **budget):
         cg = generate(master, pricers, self.control, phase, **budget)

@@ -3,8 +3,9 @@
 Lines are interchangeable, so any new line may pair with any current line. Pairing two lines
 costs the terms where their units differ; an unpaired line, new or current, costs all T terms.
 So the count is T * max(new, current) minus the most matching (line, term) cells any pairing
-achieves. Identical lines are grouped, and the best pairing is a min-cost flow between the
-groups (arcs only where two groups share a unit in some term).
+achieves; with no current lines it is 0 (there is no plan to change). Identical lines are
+grouped, and the best pairing is a min-cost flow between the groups (arcs only where two
+groups share a unit in some term).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ Cells = tuple[str | None, ...]  # one unit code per term; None where a line has 
 
 
 def changed_rotations(term_count: int, new: Sequence[Line], current: Sequence[Line]) -> int:
+    if not current:
+        return 0  # no current lines: nothing to change, the goal does not apply (docs/engine.md)
     base = term_count * max(len(new), len(current))
-    if not new or not current:
+    if not new:
         return base
     return base - most_matches(term_count, new, current)
 

@@ -11,7 +11,8 @@ then filler lines up to `min_lines`. In milliseconds to a few seconds it gives:
 - a proof of feasibility, so phase 1 is skipped;
 - a warm start for the LP master (its patterns).
 
-It is greedy and may fail (tight maxima); its lines then still warm-start phase 1.
+It is greedy and can strand a few minimums at the end; `repair.py` then moves surplus
+lines onto them. If some are still short, its lines warm-start phase 1.
 A step asks the beam first and the exact CP-SAT pricing model only when the beam finds no
 line (a narrow beam can miss the few lines a lock and the rules leave).
 """
@@ -21,44 +22,35 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol
 
 from ortools.sat.python import cp_model
 
+from constraints.colgen.greedy_values import CLOSED, SCARCE, Price, Values
 from constraints.colgen.intmaster import Assignment
+from constraints.colgen.repair import repair
 from constraints.patterns import Context, Lock, Pattern
 from constraints.rotations import make_rotation
 from constraints.rules import Total
 
-# best valid line of a kind (its lock) for row values and six-month start bonuses, if its
-# value exceeds the floor
-Values = dict[tuple[str, int], float]
-
-
-class Price(Protocol):
-    """Best valid line of a kind; `least_load`: the fewest service-or-nights rotations per
-    line the lines left must be allowed to carry their need (0: no floor)."""
-
-    def __call__(
-        self, lock: Lock, values: Values, starts: Values, floor: float, least_load: int = 0
-    ) -> Pattern | None: ...
-
-
-CLOSED = -1e6  # row value of a unit-term at its maximum: the beam never takes it
 NEED_BONUS = 0.5  # extra value for rows with more need (breaks ties toward big rows)
 # A six-month unit's minimum is met by a start plan fixed up front (`_six_month_starts`):
 # left to the greedy, its rotations tile the terms badly and strand a term whose neighbour
 # is already full (the dead end on 1000-line plans). Planned starts are worth this much.
 START_VALUE = 3.0
 RATIONED_BONUS = 1.0  # extra value for a needy row of a rationed unit (`_rationed`)
-SCARCE = 0.3  # cost of taking a unit-term nobody needs, over its places left (keep room)
 COVERS_SOMETHING = 0.5  # a covering line must reach at least one row (or start) still short
+# One beam call prices up to 100 lines: after its best line is taken, each next one is
+# taken too while it keeps this share of its value under what is then left (a beam call
+# per line made 300-line plans take 10 s).
+BATCH_KEEP = 0.8
+REPAIR_MIN_S = 1.0  # the repair's time, at least (else as long as the greedy took)
 
 
 @dataclass
 class Constructed:
     plan: Assignment | None  # every line valid and every limit kept, or None
     patterns: list[tuple[Pattern, int | None]]  # (pattern, class or None) met on the way
+    short: Assignment | None = None  # repaired lines that still leave a minimum short
 
 
 @dataclass
@@ -77,18 +69,19 @@ class _Left:
 def construct(
     ctx: Context, price: Price, budget_s: float, *, allow_shortfall: bool = False
 ) -> Constructed:
-    """Greedy lines; `plan` is None when greedy got stuck or ran out of its budget."""
-    started = time.monotonic()
+    """Greedy lines, repaired where they leave a minimum short; `plan` is None when they
+    still do (and shortfall is not allowed) or the budget ran out (checked between lines)."""
+    deadline = time.monotonic() + budget_s
     left = _Left(
         {k: max(ctx.lo[k], 0) for k in ctx.rows if k[0] not in ctx.six_month},
-        _six_month_starts(ctx),
+        _six_month_starts(ctx, deadline),
         {k: ctx.hi[k] for k in ctx.rows},
         _rationed(ctx),
     )
     out = Constructed(None, [])
     classes: list[dict[Pattern, int]] = []
     for i, cls in enumerate(ctx.classes):
-        got = _fill(ctx, price, cls.lock, left, cls.count)
+        got = _fill(ctx, price, cls.lock, left, cls.count, deadline)
         out.patterns += [(p, i) for p in got]
         if sum(got.values()) < cls.count:
             return out
@@ -96,23 +89,42 @@ def construct(
     generic: dict[Pattern, int] = defaultdict(int)
     lines = 0
     while left.short() and lines < ctx.max_generic:
-        if time.monotonic() - started > budget_s:
+        if time.monotonic() > deadline:
             return out
         least = _least_load(ctx, left, ctx.max_generic - lines)
-        p = price((), *_values(ctx, left), COVERS_SOMETHING, least)
-        if p is None:
+        took = 0
+        for p, value in price((), *_values(ctx, left), COVERS_SOMETHING, least):
+            if took and _worth(ctx, p, left) < BATCH_KEEP * value:
+                continue  # the lines taken before it in this batch covered its need
+            k = _take(ctx, p, left, ctx.max_generic - lines, covering=True)
+            if k <= 0:
+                continue
+            generic[p] += k
+            lines += k
+            took += k
+            out.patterns.append((p, None))
+            if lines >= ctx.max_generic or not left.short():
+                break
+        if not took:
             break
-        k = _take(ctx, p, left, ctx.max_generic - lines, covering=True)
-        if k <= 0:
-            break
-        generic[p] += k
-        lines += k
-        out.patterns.append((p, None))
     short = _shortfall(ctx, generic, classes)
+    if short:
+        # the repair gets at most as long as the greedy took; with shortfall allowed what is
+        # short is mostly short by nature (the LP finds the least), so only cheap moves
+        spent = time.monotonic() - (deadline - budget_s)
+        until = min(deadline, time.monotonic() + max(spent, REPAIR_MIN_S))
+        fixed = repair(ctx, price, generic, classes, until, recreate=not allow_shortfall)
+        generic, classes = defaultdict(int, fixed.generic), fixed.classes
+        out.patterns += [(p, None) for p in fixed.generic]
+        out.patterns += [(p, i) for i, c in enumerate(fixed.classes) for p in c]
+        left = _left_after(ctx, generic, classes, left.rationed)
+        lines = sum(generic.values())
+        short = _shortfall(ctx, generic, classes)
     if short and not allow_shortfall:
+        out.short = Assignment(dict(generic), classes, short)
         return out
     if lines < ctx.min_generic:
-        extra = _fill(ctx, price, (), left, ctx.min_generic - lines)
+        extra = _fill(ctx, price, (), left, ctx.min_generic - lines, deadline)
         out.patterns += [(p, None) for p in extra]
         if sum(extra.values()) < ctx.min_generic - lines:
             return out
@@ -120,6 +132,22 @@ def construct(
             generic[p] += k
     out.plan = Assignment(dict(generic), classes, short)
     return out
+
+
+def _left_after(
+    ctx: Context,
+    generic: dict[Pattern, int],
+    classes: list[dict[Pattern, int]],
+    rationed: frozenset[str],
+) -> _Left:
+    """What is left (need and room) once these lines are placed."""
+    cover: dict[tuple[str, int], int] = defaultdict(int)
+    for counts in [generic, *classes]:
+        for p, k in counts.items():
+            for t, u in enumerate(p, 1):
+                cover[(u, t)] += k
+    need = {k: max(ctx.lo[k] - cover[k], 0) for k in ctx.rows if k[0] not in ctx.six_month}
+    return _Left(need, {}, {k: ctx.hi[k] - cover[k] for k in ctx.rows}, rationed)
 
 
 def _rationed(ctx: Context) -> frozenset[str]:
@@ -135,7 +163,7 @@ def _rationed(ctx: Context) -> frozenset[str]:
     )
 
 
-def _six_month_starts(ctx: Context) -> dict[tuple[str, int], int]:
+def _six_month_starts(ctx: Context, deadline: float) -> dict[tuple[str, int], int]:
     """Per six-month unit, how many rotations start in each term: the fewest that meet its
     minimum within its maximum (empty for a unit that cannot; the LP then takes over)."""
     plan = ctx.plan
@@ -156,7 +184,7 @@ def _six_month_starts(ctx: Context) -> dict[tuple[str, int], int]:
         m.minimize(sum(s.values()))
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
-        solver.parameters.max_time_in_seconds = 1.0
+        solver.parameters.max_time_in_seconds = max(min(1.0, deadline - time.monotonic()), 0.01)
         if solver.solve(m) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             out.update({(code, t): solver.value(v) for t, v in s.items() if solver.value(v)})
     return out
@@ -185,6 +213,13 @@ def _values(ctx: Context, left: _Left) -> tuple[Values, Values]:
             rows[k] = -SCARCE / room
     starts = {k: START_VALUE for k, v in left.starts.items() if v > 0}
     return rows, starts
+
+
+def _worth(ctx: Context, p: Pattern, left: _Left) -> float:
+    """Line p's value for what is left now (the beam's value, recomputed)."""
+    rows, starts = _values(ctx, left)
+    value = sum(rows.get((u, t), 0.0) for t, u in enumerate(p, 1))
+    return value + sum(starts.get(k, 0.0) for k in _rotations(ctx, p))
 
 
 def _rotations(ctx: Context, p: Pattern) -> list[tuple[str, int]]:
@@ -232,13 +267,17 @@ def _shortfall(
     return {r: ctx.lo[r] - cover[r] for r in ctx.rows if cover[r] < ctx.lo[r]}
 
 
-def _fill(ctx: Context, price: Price, lock: Lock, left: _Left, count: int) -> dict[Pattern, int]:
-    """Up to `count` lines of one kind, each the best for what is left."""
+def _fill(
+    ctx: Context, price: Price, lock: Lock, left: _Left, count: int, deadline: float
+) -> dict[Pattern, int]:
+    """Up to `count` lines of one kind, each the best for what is left (fewer at the
+    deadline)."""
     out: dict[Pattern, int] = defaultdict(int)
-    while count > 0:
-        p = price(lock, *_values(ctx, left), CLOSED / 2)
-        if p is None:
+    while count > 0 and time.monotonic() < deadline:
+        found = price(lock, *_values(ctx, left), CLOSED / 2)
+        if not found:
             break
+        p = found[0][0]
         k = _take(ctx, p, left, count, covering=False)
         if k <= 0:
             break

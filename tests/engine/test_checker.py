@@ -143,6 +143,16 @@ def test_unpaired_lines_count_every_term():
     assert check(plan, []).objective.changed_rotations == 4
 
 
+def test_no_current_lines_means_no_changed_rotations():
+    # DOMAIN.md's stability goal is "against the current lines": with none there is no plan
+    # to change, so the count is 0 (as validate.py reports), not T x lines.
+    plan = small_plan()
+    assert not plan.current_lines
+    lines = [line("N-1", "ED", "GM", "REL", "CARD"), line("N-2", *OK)]
+    assert check(plan, lines).objective.changed_rotations == 0
+    assert changed_rotations(4, [ln.rotations for ln in lines], []) == 0
+
+
 def test_locked_lines_are_not_counted_for_stability():
     plan = small_plan(
         locked_lines=[{"label": "K-1", "rotations": {"1": "ED"}}],
@@ -176,6 +186,8 @@ def test_pairing_matches_brute_force(seed):
         ),
         default=0,
     )
+    if not cur:
+        best = 0  # no current lines: nothing to change (the stability goal does not apply)
     assert changed_rotations(3, new, cur) == best
 
 
@@ -205,4 +217,6 @@ def test_shared_pairing_matches_brute_force_with_missing_terms(seed):
         ),
         default=0,
     )
+    if not cur:
+        best = 0  # no current lines: nothing to change (the stability goal does not apply)
     assert changed_rotations(3, new, cur) == best

@@ -37,7 +37,10 @@ def bare_plan(term_count: int, current: list[dict[int, str]], locked: int = 0) -
 
 
 def brute_force(term_count: int, new: list[dict[int, str]], current: list[dict[int, str]]) -> int:
-    """Fewest changed rotations over every one-to-one pairing of size min(new, current)."""
+    """Fewest changed rotations over every one-to-one pairing of size min(new, current);
+    0 with no current lines (nothing to change: docs/engine.md)."""
+    if not current:
+        return 0
 
     def cost(x: dict[int, str], y: dict[int, str]) -> int:
         return sum(x.get(t) is None or x.get(t) != y.get(t) for t in range(1, term_count + 1))
@@ -150,7 +153,8 @@ def test_without_current_lines_the_solver_labels_stay():
     lines = [SolutionLine("L-001", {1: "A", 2: "B"})]
     relabelled, report = relabel_and_report(plan, lines)
     assert relabelled == lines
-    assert report.totals()["new"] == 1 and report.changed_rotations == 2
+    # the line is listed as new, but with no current lines nothing changed (docs/engine.md)
+    assert report.totals()["new"] == 1 and report.changed_rotations == 0
 
 
 @pytest.mark.parametrize("path", current_plans())
