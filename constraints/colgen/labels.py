@@ -31,8 +31,11 @@ from constraints.patterns import Context, Lock, Pattern
 from constraints.rotations import Rotation
 from constraints.rules import Distinct, PerGroup, Total
 
-LABEL_NODE_LIMIT = 20_000  # labels expanded per call before the proof goes back to CP-SAT
+LABEL_NODE_LIMIT = 10_000  # labels expanded per call before the proof goes back to CP-SAT
 LABEL_STATE_LIMIT = 20_000  # resource states per term beyond which the plan has no labelling
+# A kind whose searches gave up this often is left to the beam and CP-SAT (the relaxation
+# is loose where PerGroup rules bind over many terms, e.g. 13 terms one per subspecialty).
+LABEL_GIVE_UPS = 2
 NEG = -np.inf
 
 
@@ -78,6 +81,7 @@ class LabelSearch:
         self.resources = self._resources(ctx, rots, max_load)
         self._rules(ctx, rots)
         self.available = True
+        self.gave_up = 0  # searches cut short by the node limit
         self._build_states()
         self._rows = [[(r.unit.code, t) for t in r.terms] for r in rots]  # unit-terms covered
         self._index_rows()
@@ -281,6 +285,7 @@ class LabelSearch:
         while stack:
             threshold = heap[0][0] if len(heap) >= k else start
             if nodes >= node_limit:  # give up: everything still open is bounded by its ub
+                self.gave_up += 1
                 rest = max(v + float(ub[t][s]) for t, s, v, *_ in stack)
                 best = max(rest, threshold, max((h[0] for h in heap), default=NEG))
                 return LabelOutcome(self._patterns(heap), min(best, root), False, nodes)

@@ -18,7 +18,7 @@ import numpy as np
 
 from constraints.colgen.beam import BeamSearch
 from constraints.colgen.control import Control
-from constraints.colgen.labels import LabelSearch
+from constraints.colgen.labels import LABEL_GIVE_UPS, LabelSearch
 from constraints.colgen.master import Column, Duals, Master
 from constraints.colgen.pairprice import PairPricer, knapsack_penalty
 from constraints.colgen.pricing import SCALE, LineSearch
@@ -63,7 +63,8 @@ class Pricers:
         if key not in self._labels:
             search = LabelSearch(self.ctx, lock=lock, max_load=cap)
             self._labels[key] = search if search.available else None
-        return self._labels[key]
+        search = self._labels[key]
+        return search if search is not None and search.gave_up < LABEL_GIVE_UPS else None
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
