@@ -63,8 +63,8 @@ class Pricers:
         if key not in self._labels:
             search = LabelSearch(self.ctx, lock=lock, max_load=cap)
             self._labels[key] = search if search.available else None
-        search = self._labels[key]
-        return search if search is not None and search.gave_up < LABEL_GIVE_UPS else None
+        kept = self._labels[key]
+        return kept if kept is not None and kept.gave_up < LABEL_GIVE_UPS else None
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
