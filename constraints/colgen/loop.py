@@ -188,7 +188,7 @@ def generate(
     value: float | None = None
     bound = -math.inf
     center: Duals | None = None  # the duals of the best bound so far (smoothing)
-    rounds = prices = 0
+    rounds, prices = 0, 0.0
     wall_budget = None if control.deterministic else budget_s
     # Smoothing needs the dual objective of mixed duals: no fixed column bounds, no pairs.
     smooth = smoothing if not (master.lower or master.upper or stage.pairing) else 0.0
@@ -236,6 +236,7 @@ def generate(
                 batch=batch,
                 max_calls=left,
                 generic=generic_gain[0][0] if generic_gain else math.inf,
+                labels=pricers.labels(cap=stage.cap),
             )
             prices += pp.priced
             added += pp.added
