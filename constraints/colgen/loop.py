@@ -293,7 +293,10 @@ def dive(
     """
     stack: list[tuple[tuple, list[int], int]] = []  # (bounds before, columns, first's floor)
     backtracks = 0
-    share = round_share
+    # Stability dives round one pair at a time: a pair column's round-up fills its current
+    # pattern's row, so batches of them crowd each other out (a 112-line plan ended one
+    # change above its proven optimum, which the single round-ups reach).
+    share = 0.0 if master.stage.pairing else round_share
     try:
         while not control.stopped:
             cg = generate(
