@@ -18,6 +18,7 @@ import numpy as np
 
 from constraints.colgen.beam import BeamSearch
 from constraints.colgen.control import Control
+from constraints.colgen.labels import LABEL_GIVE_UPS, LabelSearch
 from constraints.colgen.master import Column, Duals, Master
 from constraints.colgen.pairprice import PairPricer, knapsack_penalty
 from constraints.colgen.pricing import SCALE, LineSearch
@@ -41,6 +42,7 @@ class Pricers:
         self.ctx = ctx
         self._cache: dict[tuple, LineSearch] = {}
         self._beams: dict[tuple, BeamSearch] = {}
+        self._labels: dict[tuple, LabelSearch | None] = {}
         self._pairs: PairPricer | None = None
 
     def get(self, lock=(), cap=None) -> LineSearch:
@@ -55,6 +57,15 @@ class Pricers:
             self._beams[key] = BeamSearch(self.ctx, lock=lock, max_load=cap)
         return self._beams[key]
 
+    def labels(self, lock=(), cap=None) -> LabelSearch | None:
+        """The exact labelling for this kind, or None where the plan has too many states."""
+        key = (lock, cap)
+        if key not in self._labels:
+            search = LabelSearch(self.ctx, lock=lock, max_load=cap)
+            self._labels[key] = search if search.available else None
+        kept = self._labels[key]
+        return kept if kept is not None and kept.gave_up < LABEL_GIVE_UPS else None
+
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
             self._pairs = PairPricer(master)
@@ -63,6 +74,86 @@ class Pricers:
 
 def _value(ctx: Context, duals: Duals, p: Pattern, constant: float) -> float:
     return sum(duals.rows[(u, t)] for t, u in enumerate(p, 1)) + constant
+
+
+# Dual smoothing (Wentges): outside dives, lines are priced at this share of the duals that
+# gave the best Lagrangian bound so far plus the rest of the LP's own; a round whose smoothed
+# duals find no line the LP can use prices again at the LP's duals (mispricing).
+SMOOTHING = 0.5
+
+
+@dataclass
+class _Priced:
+    """One pricing pass over the line kinds at one dual vector."""
+
+    columns: list[tuple[Column, float]]  # found, with the constant of their kind
+    penalty: float  # Lagrangian penalty of the partial-line classes
+    generic: list[tuple[float, int]]  # generic kind: (bound on its best value, lines)
+    proven: bool  # and each was found by an exact search (nothing better left)
+    prices: int  # CP-SAT calls
+
+
+def _jobs(master: Master, generic_mult: int) -> tuple[list[tuple[Lock, int | None, int]], bool]:
+    """Line kinds to price: (lock, class or None, most lines); False when a kind whose lines
+    are all committed (diving) is skipped, which leaves no bound."""
+    ctx = master.ctx
+    jobs: list[tuple[Lock, int | None, int]] = [((), None, generic_mult)]
+    jobs += [(c.lock, i, c.count) for i, c in enumerate(ctx.classes)]
+    full = master.full_kinds()
+    return [job for job in jobs if job[1] not in full], not full
+
+
+def _constant(master: Master, duals: Duals, cls: int | None) -> float:
+    return duals.lines - master.stage.line_cost if cls is None else duals.classes[cls]
+
+
+def _improves(master: Master, duals: Duals, col: Column) -> bool:
+    return _value(master.ctx, duals, col.pattern, _constant(master, duals, col.cls)) > TOL
+
+
+def _price_kinds(
+    master: Master,
+    pricers: Pricers,
+    control: Control,
+    duals: Duals,
+    jobs: list[tuple[Lock, int | None, int]],
+    phase: str,
+    beam: bool,
+) -> _Priced:
+    """Beam first (many columns), then the exact labelling (the bound, and whatever better
+    line the beam missed); CP-SAT only where the labelling is unavailable or gave up with
+    nothing found."""
+    ctx, stage = master.ctx, master.stage
+    error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
+    out = _Priced([], 0.0, [], True, 0)
+    for lock, cls, mult in jobs:
+        const = _constant(master, duals, cls)
+        best = None  # the best value a column of this kind is known to reach
+        found: list[Pattern] = []
+        if beam:
+            quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL)
+            found += [p for p, _ in quick]
+            best = quick[0][1] if quick else None
+        labels = pricers.labels(lock, stage.cap)
+        proven = False
+        if labels is not None:
+            exact = labels.price(duals.rows, const, TOL, floor=best)
+            found += [p for p, _ in exact.found]
+            bound, proven = exact.bound, exact.optimal
+        if labels is None or (not proven and not found):
+            cp = pricers.get(lock=lock, cap=stage.cap).price(
+                control, duals.rows, const, phase=phase
+            )
+            out.prices += 1
+            found += [f.pattern for f in cp.found if _value(ctx, duals, f.pattern, const) > TOL]
+            bound, proven = cp.bound + error, cp.optimal
+        out.proven &= proven
+        if cls is None:
+            out.generic.append((bound, mult))
+        else:
+            out.penalty += mult * max(0.0, bound)
+        out.columns += [(Column(p, cls=cls), const) for p in found]
+    return out
 
 
 def generate(
@@ -81,6 +172,7 @@ def generate(
     close_enough: Callable[[float, float], bool] | None = None,
     reserve_s: float | None = None,
     beam: bool = True,
+    smoothing: float = SMOOTHING,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
@@ -91,12 +183,15 @@ def generate(
     time limit is left for the stages after this one (only a slow machine reaches it)."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
-    error = (ctx.T + 2) / SCALE  # rounding of the scaled pricing objective
+    error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
     generic_mult = (stage.lines or (0, ctx.max_generic))[1]
     value: float | None = None
     bound = -math.inf
-    rounds = prices = 0
+    center: Duals | None = None  # the duals of the best bound so far (smoothing)
+    rounds, prices = 0, 0.0
     wall_budget = None if control.deterministic else budget_s
+    # Smoothing needs the dual objective of mixed duals: no fixed column bounds, no pairs.
+    smooth = smoothing if not (master.lower or master.upper or stage.pairing) else 0.0
     while True:
         value = master.solve()
         if value is None:
@@ -110,40 +205,29 @@ def generate(
             break
         rounds += 1
         duals = master.duals()
-        added, exact = 0, True
-        generic_gain: list[tuple[float, int]] = []
-        penalty = 0.0
-        jobs: list[tuple[Lock, int | None, int]] = [((), None, generic_mult)]
-        jobs += [(c.lock, i, c.count) for i, c in enumerate(ctx.classes)]
-        full = master.full_kinds()  # diving: kinds whose lines are all committed
-        if full:
-            exact = False  # a skipped kind leaves no bound (the dive reads only the value)
-            jobs = [job for job in jobs if job[1] not in full]
-        for lock, cls, mult in jobs:
-            const = duals.lines - stage.line_cost if cls is None else duals.classes[cls]
-            if beam:
-                quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL)
-                fresh = [p for p, _ in quick if master.add(Column(p, cls=cls))]
-                if fresh:  # improving lines without a proof: CP-SAT waits for a dry round
-                    added += len(fresh)
-                    exact = False
-                    continue
-            out = pricers.get(lock=lock, cap=stage.cap).price(
-                control, duals.rows, const, phase=phase
-            )
-            prices += 1
-            exact &= out.optimal
-            if cls is None:
-                generic_gain.append((out.bound + error, mult))
-            else:
-                penalty += mult * max(0.0, out.bound + error)
-            for priced in out.found:
-                p = priced.pattern
-                if _value(ctx, duals, p, const) > TOL and master.add(Column(p, cls=cls)):
-                    added += 1
+        jobs, bounded = _jobs(master, generic_mult)
+        weight = smooth if center is not None else 0.0
+        while True:
+            at = center.mix(duals, weight) if center is not None and weight else duals
+            pr = _price_kinds(master, pricers, control, at, jobs, phase, beam)
+            prices += pr.prices
+            useful = [c for c, _ in pr.columns if _improves(master, duals, c)]
+            if at is duals:
+                break
+            if bounded:  # any duals give a bound: keep the best as the next center
+                lagrangian = master.dual_objective(at) - pr.penalty
+                lagrangian -= knapsack_penalty(pr.generic, generic_mult)
+                if lagrangian > bound:
+                    bound, center = lagrangian, at
+            if useful:
+                break
+            weight = 0.0  # mispricing: the smoothed duals found nothing the LP can use
+        added = sum(master.add(c) for c in useful)
+        generic_gain = list(pr.generic)
+        exact = bounded
         if pairs and stage.pairing and ctx.current:
             left = None if max_prices is None else max(1, max_prices - prices)
-            pr = pricers.pairs(master).price(
+            pp = pricers.pairs(master).price(
                 pricers.get(cap=stage.cap),
                 control,
                 duals,
@@ -152,28 +236,36 @@ def generate(
                 batch=batch,
                 max_calls=left,
                 generic=generic_gain[0][0] if generic_gain else math.inf,
+                labels=pricers.labels(cap=stage.cap),
             )
-            prices += pr.priced
-            added += pr.added
+            prices += pp.priced
+            added += pp.added
             mults = [m for _, m in ctx.current]
-            generic_gain += [(b + error, m) for b, m in zip(pr.bounds, mults, strict=True)]
-            if not pr.complete and not added:
+            generic_gain += [(b + error, m) for b, m in zip(pp.bounds, mults, strict=True)]
+            if not pp.complete and not added:
                 added = 1  # more current patterns to price: the loop is not done
-        penalty += knapsack_penalty(generic_gain, generic_mult)
-        if exact:
-            bound = max(bound, value - penalty)
+        penalty = pr.penalty + knapsack_penalty(generic_gain, generic_mult)
+        if exact and at is duals and value - penalty > bound:
+            bound, center = value - penalty, duals
         control.report(phase, value, bound if bound > -math.inf else None)
         integral_gap_closed = exact and math.ceil(value - TOL) <= math.ceil(bound - TOL)
         proven = stop_above is not None and bound > stop_above
         if not added or integral_gap_closed or proven:  # integer objectives: ceil(bound) is final
+            converged = exact and pr.proven and not added
             return CgOutcome(
                 value,
-                max(bound, value) if exact else bound,
-                exact,
+                max(bound, value) if converged or integral_gap_closed else bound,
+                converged,
                 rounds,
                 time.monotonic() - started,
             )
     return CgOutcome(value, bound, False, rounds, time.monotonic() - started)
+
+
+# A dive step rounds up this share of the LP's fractional columns at once (largest
+# fractions first): 1000-line plans have ~600 fractional columns, and one round-up per LP
+# solve took ~240 solves. A batch that fails is retried with half the share.
+DIVE_ROUND_SHARE = 0.1
 
 
 def dive(
@@ -185,18 +277,26 @@ def dive(
     rounds_per_step: int = 30,
     max_backtracks: int = 100,
     target: float | None = None,
+    round_share: float = DIVE_ROUND_SHARE,
 ) -> dict[Column, int] | None:
-    """Price-and-fix: commit the integer part of the LP, round one fraction up, re-price.
+    """Price-and-fix: commit the integer part of the LP, round fractions up, re-price.
 
     The residual problem shrinks every step, so this reaches an integer plan in a few dozen
     LPs; it usually lands on ceil(LP bound) and then the integer master has nothing to prove.
-    A round-up that leaves the residual infeasible is undone (with the bounds fixed after it)
-    and forbidden, depth first, up to `max_backtracks` times. Returns column -> count, or
-    None when no rounding was found. With a `target` (the stage's integer lower bound, in LP
+    Each step rounds up the `round_share` largest fractions together; a batch that leaves
+    the residual infeasible, or above the target after re-pricing, is undone and the share
+    halved (so the dive ends with one round-up per step where batches fail). A single
+    round-up that leaves it infeasible is undone (with the bounds fixed after it) and
+    forbidden, depth first, up to `max_backtracks` times. Returns column -> count, or None
+    when no rounding was found. With a `target` (the stage's integer lower bound, in LP
     objective units) a step re-prices only while the LP value is above it.
     """
-    stack: list[tuple[tuple, int, int]] = []  # (bounds before, column, its floor) per round-up
+    stack: list[tuple[tuple, list[int], int]] = []  # (bounds before, columns, first's floor)
     backtracks = 0
+    # Stability dives round one pair at a time: a pair column's round-up fills its current
+    # pattern's row, so batches of them crowd each other out (a 112-line plan ended one
+    # change above its proven optimum, which the single round-ups reach).
+    share = 0.0 if master.stage.pairing else round_share
     try:
         while not control.stopped:
             cg = generate(
@@ -208,31 +308,40 @@ def dive(
                 pairs=False,
                 target=target,
             )
+            over = target is not None and cg.value is not None and cg.value > target + TOL
+            if stack and len(stack[-1][1]) > 1 and (cg.value is None or over):
+                # The batch cost feasibility or the target: undo it, round up half as many.
+                saved, batch, _ = stack.pop()
+                master.restore(saved)
+                share /= 2
+                continue
             if cg.value is None:
                 if not stack or backtracks >= max_backtracks:
                     return None
-                saved, i, before = stack.pop()
+                saved, batch, before = stack.pop()
                 backtracks += 1
                 master.restore(saved)
-                master.forbid_above(i, before)  # branch the other way and go on
+                master.forbid_above(batch[0], before)  # branch the other way and go on
                 continue
             x = master.values()
-            moved = False
-            for i, xi in enumerate(x):
+            for i, xi in enumerate(x):  # the LP optimum stays optimal: no re-solve needed
                 f = math.floor(xi + TOL)
                 if f > master.lower.get(i, 0):
                     master.fix(i, f)
-                    moved = True
-            fractional = [
-                (xi - math.floor(xi), i)
-                for i, xi in enumerate(x)
-                if xi - math.floor(xi + TOL) > TOL
-            ]
+            fractional = sorted(
+                (
+                    (xi - math.floor(xi), i)
+                    for i, xi in enumerate(x)
+                    if xi - math.floor(xi + TOL) > TOL
+                ),
+                reverse=True,
+            )
             if not fractional:
                 return {master.columns[i]: round(xi) for i, xi in enumerate(x) if round(xi)}
-            if not moved:
-                _, i = max(fractional)
-                stack.append((master.bounds(), i, math.floor(x[i])))
+            k = max(1, math.floor(share * len(fractional)))
+            batch = [i for _, i in fractional[:k]]
+            stack.append((master.bounds(), batch, math.floor(x[batch[0]])))
+            for i in batch:
                 master.fix(i, math.floor(x[i]) + 1)
         return None
     finally:
