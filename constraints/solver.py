@@ -379,13 +379,19 @@ class _Run:
     def _best_line(
         self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
     ) -> list[tuple[Pattern, float]]:
-        """The beam's best lines for these values, else CP-SAT's best (exact on the row
-        values; it ignores the start bonuses)."""
+        """The beam's best lines for these values, else the exact labelling's best, else
+        CP-SAT's where the labelling gives up (both exact on the row values; they ignore the
+        start bonuses)."""
         caps = [c for c in GREEDY_LOADS if c >= least_load]
         for cap in (*caps, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found
+        labels = self.pricers.labels(lock)  # exact and about a millisecond a call
+        if labels is not None:
+            exact = labels.price(values, 0.0, floor)
+            if exact.found or exact.optimal:  # optimal and none found: no line beats floor
+                return exact.found[:1]
         out = self.pricers.get(lock=lock).price(
             self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP
         )
