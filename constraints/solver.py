@@ -5,6 +5,9 @@ the shared LP master (its converged LP value is the stage's proven lower bound),
 integer master over the pooled patterns with every earlier stage's value fixed:
 
   feasibility (phase 1) -> shortfall (if allowed) -> lines -> fairness -> stability
+
+Between fairness and stability, the explanations of the proven line count and fairness
+(`bounds_explain`) run on the same master within their own small budget.
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ class _Run:
         self.timing: dict[str, float] = {}
         self.rounds: dict[str, int] = {}
         self.master: Master | None = None
+        self.explanation: list[str] | None = None  # why this many lines / this fairness
 
     # --- stages ------------------------------------------------------------------------
     def execute(self) -> SolveResult:
@@ -127,9 +131,12 @@ class _Run:
         if not self._lines():
             return self._not_found()
         self._fairness()
+        # Explained before stability: the sentences need only the line count and fairness,
+        # and a stability stage cut short by the time limit must not take them away.
+        self.explanation = self._explain_bounds()
         if self.ctx is not None and self.ctx.current:
             self._stability()
-        return self._result(explanation=self._explain_bounds())
+        return self._result(explanation=self.explanation)
 
     def _prechecks(self) -> list[str]:
         """Counting causes of infeasibility, in milliseconds."""
@@ -486,7 +493,9 @@ class _Run:
             return self._result("CANCELLED")
         if self.best is None:
             return self._result("TIMEOUT")
-        return self._result("FEASIBLE", counting_only(self._context(), self._proven()))
+        if self.explanation is None:
+            self.explanation = counting_only(self._context(), self._proven())
+        return self._result("FEASIBLE", self.explanation)
 
     def _not_found(self) -> SolveResult:
         """The LP has a plan but no integer plan came out of the patterns: not a proof."""
