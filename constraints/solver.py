@@ -397,7 +397,7 @@ class _Run:
         labels = self.pricers.labels(lock)  # exact and about a millisecond a call
         if labels is not None:
             exact = labels.price(values, 0.0, floor)
-            if exact.found or exact.optimal:  # optimal and none found: no line beats floor
+            if exact.optimal:  # the best line, or none found: no line beats floor
                 return exact.found[:1]
         out = self.pricers.get(lock=lock).price(
             self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP

@@ -285,10 +285,14 @@ def test_every_returned_solution_passes_the_checker(n, rules, shortfall, lock_fi
 
 def test_deterministic_under_a_tight_work_budget(monkeypatch):
     """A mid-size plan whose stability stage stops on its (deterministic) pricing budget."""
+    import constraints.colgen.pairprice as pairprice
     import constraints.solver as solver
     from constraints.generator import generate_plan
 
+    # One pricing call a second, a labelling call counted as a whole one: the exact
+    # labelling would otherwise settle this plan's stability well inside the budget.
     monkeypatch.setattr(solver, "PRICES_PER_SECOND", 1)
+    monkeypatch.setattr(pairprice, "LABEL_WORK", 1.0)
     doc = generate_plan("PGY2", 120, 2)
     doc["params"]["time_limit_s"] = 60
     runs = [solver.solve(load_plan(doc)) for _ in range(2)]
