@@ -6,8 +6,8 @@ integer master over the pooled patterns with every earlier stage's value fixed:
 
   feasibility (phase 1) -> shortfall (if allowed) -> lines -> fairness -> stability
 
-Between fairness and stability, the explanations of the proven line count and fairness
-(`bounds_explain`) run on the same master within their own small budget.
+Last, the explanations of the proven line count and fairness (`bounds_explain`) run on the
+same master within their own small budget, which the stability stage leaves free.
 """
 
 from __future__ import annotations
@@ -131,11 +131,9 @@ class _Run:
         if not self._lines():
             return self._not_found()
         self._fairness()
-        # Explained before stability: the sentences need only the line count and fairness,
-        # and a stability stage cut short by the time limit must not take them away.
-        self.explanation = self._explain_bounds()
         if self.ctx is not None and self.ctx.current:
-            self._stability()
+            self._stability_leaving_time_to_explain()
+        self.explanation = self._explain_bounds()
         return self._result(explanation=self.explanation)
 
     def _prechecks(self) -> list[str]:
@@ -313,13 +311,31 @@ class _Run:
         target = _ceil(cg.value) if cg.value is not None else None
         self._stage(goal, "stability", target=target)
 
+    def _stability_leaving_time_to_explain(self) -> None:
+        """Stability under a deadline that keeps the explanations' budget: a stability stage
+        cut short there keeps its best plan (status FEASIBLE) and the sentences still come.
+        (The explanations run after it: their LP dives add columns that, tried before it,
+        sent the stability dive of m_pgy2_current_locked into a 45 s integer master.)"""
+        control = self.control
+        deadline = control.deadline
+        control.deadline = deadline - self._explain_budget(control.remaining)
+        try:
+            self._stability()
+        except Stopped:
+            if control.cancelled:
+                raise
+        finally:
+            control.deadline = deadline
+
+    def _explain_budget(self, remaining: float) -> float:
+        limit = self.plan.params.time_limit_s
+        return max(min(EXPLAIN_SHARE * limit, EXPLAIN_MAX_S, remaining - EXPLAIN_MARGIN_S), 0.0)
+
     def _explain_bounds(self) -> list[str]:
         """Why this many lines and this fairness, for what the stages proved."""
         t0 = time.monotonic()
-        ctx, limit = self._context(), self.plan.params.time_limit_s
-        budget = min(
-            EXPLAIN_SHARE * limit, EXPLAIN_MAX_S, self.control.remaining - EXPLAIN_MARGIN_S
-        )
+        ctx = self._context()
+        budget = self._explain_budget(self.control.remaining)
         if budget <= 0:  # no time for an LP: what counting alone proves
             out = counting_only(ctx, self._proven())
         else:
