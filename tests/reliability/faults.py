@@ -32,6 +32,10 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
+import asyncpg
+
+from tests.conftest import init_connection
+
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
 
@@ -398,3 +402,21 @@ class DelayedCloseProxy(TcpProxy):
                 self._writers.discard(w)
                 with contextlib.suppress(Exception):
                     w.close()
+
+
+class Reconnecting:
+    """A superuser asyncpg connection that survives the server being restarted under it."""
+
+    def __init__(self, dsn: str, connect_timeout: float = 60.0):
+        self.dsn, self.connect_timeout = dsn, connect_timeout
+        self.conn: asyncpg.Connection | None = None
+
+    async def get(self) -> asyncpg.Connection:
+        if self.conn is None or self.conn.is_closed():
+            self.conn = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
+            await init_connection(self.conn)
+        return self.conn
+
+    async def close(self) -> None:
+        if self.conn is not None and not self.conn.is_closed():
+            await self.conn.close()

@@ -18,13 +18,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
-import asyncpg
 import psycopg
 import pytest
 
 from listener.local_postgres import LocalPostgres, throwaway_postgres
 from listener.migrations import apply_migrations
-from tests.conftest import WORKER_PASSWORD, init_connection
+from tests.conftest import WORKER_PASSWORD
 from tests.listener.conftest import (
     FINAL_STATES,
     ready,
@@ -34,7 +33,7 @@ from tests.listener.conftest import (
 )
 from tests.listener.plan_rounds import insert_plan_round, long_plan
 from tests.reliability.conftest import insert_run as insert_untracked_run
-from tests.reliability.faults import PgBouncer, TcpProxy, Workers, small_plan
+from tests.reliability.faults import PgBouncer, Reconnecting, TcpProxy, Workers, small_plan
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e]
 
@@ -63,24 +62,6 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     fleet = Workers(tmp_path)
     yield fleet
     fleet.stop_all()
-
-
-class Reconnecting:
-    """A superuser asyncpg connection that survives the server being restarted under it."""
-
-    def __init__(self, dsn: str):
-        self.dsn = dsn
-        self.conn: asyncpg.Connection | None = None
-
-    async def get(self) -> asyncpg.Connection:
-        if self.conn is None or self.conn.is_closed():
-            self.conn = await asyncpg.connect(self.dsn)
-            await init_connection(self.conn)
-        return self.conn
-
-    async def close(self) -> None:
-        if self.conn is not None and not self.conn.is_closed():
-            await self.conn.close()
 
 
 @pytest.fixture

@@ -56,11 +56,11 @@ import pytest
 
 from listener.local_postgres import LocalPostgres, throwaway_postgres
 from listener.migrations import apply_migrations
-from tests.conftest import WORKER_PASSWORD, init_connection
+from tests.conftest import WORKER_PASSWORD
 from tests.listener.conftest import FINAL_STATES, ready
 from tests.listener.plan_rounds import insert_plan_round
 from tests.reliability.conftest import PeerFigures
-from tests.reliability.faults import Workers, small_plan
+from tests.reliability.faults import Reconnecting, Workers, small_plan
 
 pytestmark = [pytest.mark.reliability, pytest.mark.db, pytest.mark.e2e]
 
@@ -113,24 +113,6 @@ def peer_fleet(peer_cluster, tmp_path_factory) -> Iterator[Fleet]:
         yield fleet
     finally:
         pool.stop_all()
-
-
-class Reconnecting:
-    """A superuser connection that survives the server restarting under it."""
-
-    def __init__(self, dsn: str):
-        self.dsn = dsn
-        self.conn: asyncpg.Connection | None = None
-
-    async def get(self) -> asyncpg.Connection:
-        if self.conn is None or self.conn.is_closed():
-            self.conn = await asyncpg.connect(self.dsn, timeout=2)
-            await init_connection(self.conn)
-        return self.conn
-
-    async def close(self) -> None:
-        if self.conn is not None and not self.conn.is_closed():
-            await self.conn.close()
 
 
 DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
@@ -297,7 +279,10 @@ async def run_scenario(
     name: str, fault: Fault, cluster: LocalPostgres, fleet: Fleet, ledger
 ) -> PeerFigures:
     assert all(w.alive() for w in fleet.workers) and len(fleet.workers) == FLEET
-    admin, reaper = Reconnecting(cluster.dsn), Reconnecting(cluster.dsn)
+    admin, reaper = (
+        Reconnecting(cluster.dsn, connect_timeout=2),
+        Reconnecting(cluster.dsn, connect_timeout=2),
+    )
     load: Load | None = None
     try:
         setup = await admin.get()
@@ -313,7 +298,7 @@ async def run_scenario(
             baseline_begin = time.time()
             await anyio.sleep(WINDOW_S)
             fault_begin = time.time()
-            await fault(fleet, Reconnecting(cluster.dsn), cluster)
+            await fault(fleet, Reconnecting(cluster.dsn, connect_timeout=2), cluster)
             fault_end = time.time()
             await anyio.sleep(WINDOW_S)
             tg.cancel_scope.cancel()
