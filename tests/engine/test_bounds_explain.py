@@ -8,7 +8,6 @@ import copy
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,9 @@ from constraints.patterns import Context
 from constraints.progress import ProgressReporter
 from constraints.solver import EXPLAIN_MARGIN_S, EXPLAIN_MAX_S, EXPLAIN_SHARE
 from listener.cli import main
+from tests.report.benchmark import benchmark_dir, missing_param
 
-BENCHMARK = Path(__file__).resolve().parents[3] / "shared" / "benchmark"
+BENCHMARK = benchmark_dir()
 BIG = ("l_", "xl_")  # 15-50 s each: marked slow, still run by ./scripts/test
 
 # The line-count causes, each naming the count it forces.
@@ -46,8 +46,7 @@ LOWER = re.compile(
 def feasible_plans() -> list:
     known_path = BENCHMARK / "best_known.json"
     if not known_path.exists():
-        reason = f"no public benchmark in {BENCHMARK}"
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=reason), id="none")]
+        return missing_param("best_known.json", nargs=2)
     known = json.loads(known_path.read_text())
     out = []
     for name, best in sorted(known.items()):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.listener.conftest import FINAL_STATES, ready, wait_for_state
 from tests.listener.plan_rounds import insert_plan_round
-from tests.report.benchmark import benchmark_dir
+from tests.report.benchmark import benchmark_dir, missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -19,7 +19,7 @@ async def test_completed_run_result_carries_the_line_count_explanation(
 ):
     path = benchmark_dir() / "plans" / "s_pgy2_current.json"
     if not path.exists():
-        pytest.skip(f"no public benchmark plan {path} (set PLANNER_BENCHMARK_DIR)")
+        missing(f"plan {path.name}")
     doc = json.loads(path.read_text())
     rnd = await insert_plan_round(conn, doc)
     worker = start_worker()

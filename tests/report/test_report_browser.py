@@ -17,7 +17,7 @@ from constraints.solution import SolutionLine
 from constraints.solver import solve
 from listener.report.data import gather
 from listener.report.html import render
-from tests.report.benchmark import benchmark_dir
+from tests.report.benchmark import benchmark_dir, missing
 from tests.report.chromium import needs_chromium, open_page
 
 pytestmark = needs_chromium
@@ -30,7 +30,7 @@ def solved(tmp_path_factory):
     and rendered once for the module."""
     path = benchmark_dir() / "plans" / "s_pgy2_current.json"
     if not path.exists():
-        pytest.skip(f"no public benchmark plan {path} (set PLANNER_BENCHMARK_DIR)")
+        missing(f"plan {path.name}")
     doc = json.loads(path.read_text())
     doc["params"]["time_limit_s"] = 10
     plan = load_plan(doc)

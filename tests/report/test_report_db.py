@@ -19,7 +19,7 @@ from listener.report.database import solution_lines
 from listener.sql import query
 from tests.listener.conftest import FINAL_STATES, ready, start_worker, wait_for_state
 from tests.listener.plan_rounds import insert_plan_round
-from tests.report.benchmark import benchmark_dir
+from tests.report.benchmark import benchmark_dir, missing
 from tests.report.chromium import CHROMIUM, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
@@ -31,7 +31,7 @@ REPORT_QUERIES = ("terms", "units", "demand", "lines", "previous_lines")
 def public_plan() -> dict:
     path = benchmark_dir() / "plans" / "s_pgy2_current.json"
     if not path.exists():
-        pytest.skip(f"no public benchmark plan {path} (set PLANNER_BENCHMARK_DIR)")
+        missing(f"plan {path.name}")
     return json.loads(path.read_text())
 
 
