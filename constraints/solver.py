@@ -31,6 +31,7 @@ from constraints.colgen.intmaster import (
     solve_stage,
 )
 from constraints.colgen.master import Column, Master, Stage
+from constraints.colgen.neighbourhood import search_neighbourhoods
 from constraints.colgen.repair import rescue_values
 from constraints.patterns import Context, Lock, Pattern
 from constraints.plan import Plan
@@ -58,6 +59,9 @@ GREEDY_CP_SAT_CAP = 0.1
 # the rescue's integer master (greedy lines that leave a minimum short) needs a plan, not
 # a proof: this share of the time limit in CP-SAT deterministic time
 RESCUE_WORK_SHARE = 0.02
+# greedy lines that neither the repair nor the rescue complete: neighbourhood search for
+# up to this share of the time limit (wall clock) before phase 1's LP takes over
+NEIGHBOURHOOD_SHARE = 0.15
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 # "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
@@ -376,6 +380,8 @@ class _Run:
             master.add(Column(p, cls=cls))
         if out.plan is None and out.short is not None:
             out.plan = self._rescue(out.short)
+        if out.plan is None and out.short is not None:
+            out.plan = self._neighbourhoods(out.short)
         if out.plan is None:
             return False
         phase = "shortfall" if allow else "lines"
@@ -398,6 +404,14 @@ class _Run:
         out = solve_stage(ctx, master.columns, goal, self.control, short, "construct", work)
         self.timing["rescue"] = round(time.monotonic() - t0, 3)
         return out.assignment if out.value == 0 else None
+
+    def _neighbourhoods(self, short: Assignment) -> Assignment | None:
+        """Greedy lines the rescue could not complete: re-plan a few at a time."""
+        t0 = time.monotonic()
+        budget = min(NEIGHBOURHOOD_SHARE * self.plan.params.time_limit_s, self.control.remaining)
+        found = search_neighbourhoods(self._context(), self.control, short, t0 + budget)
+        self.timing["neighbourhoods"] = round(time.monotonic() - t0, 3)
+        return found
 
     def _best_line(
         self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
