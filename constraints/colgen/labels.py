@@ -10,7 +10,12 @@ the relaxation that drops the `PerGroup` and `Distinct` clauses (numpy, one step
 A forward depth-first labelling then completes lines exactly: a label is a partial line with
 its resource state and its `PerGroup` sums and `Distinct` keys; children are tried best bound
 first and a label is dropped as soon as its value plus its state's bound cannot beat the
-threshold (the k-th best line found, or `eps`). Two labels at the same term with equal states,
+threshold (the k-th best line found, or `eps`). The bound is tightened by Lagrangian
+relaxation of the `PerGroup` "at most" rules (under VIC_PGY2 on 13 terms, at most one
+rotation per subspecialty is what the resource states cannot see): each key's multiplier
+is charged on the rotations that use it and paid back for the room a label has left, which
+keeps the bound valid for any multipliers >= 0; a few subgradient steps per call choose
+them. Two labels at the same term with equal states,
 group sums and keys are the same for the rest of the line: the lower-valued one is dominated.
 When the search finishes, its best line is the exact optimum, a proof as good as CP-SAT's;
 after `LABEL_NODE_LIMIT` labels it stops and says so (the bound it returns stays valid), and
@@ -33,9 +38,14 @@ from constraints.rules import Distinct, PerGroup, Total
 
 LABEL_NODE_LIMIT = 10_000  # labels expanded per call before the proof goes back to CP-SAT
 LABEL_STATE_LIMIT = 20_000  # resource states per term beyond which the plan has no labelling
-# A kind whose searches gave up this often is left to the beam and CP-SAT (the relaxation
-# is loose where PerGroup rules bind over many terms, e.g. 13 terms one per subspecialty).
-LABEL_GIVE_UPS = 2
+# A kind whose searches gave up at least this often and on more than this share of its
+# calls is left to the beam and CP-SAT (each give-up costs a CP-SAT call on top). With the
+# Lagrangian bound, 13-term VIC_PGY2 pricing gives up on about 1 call in 20.
+LABEL_GIVE_UPS, LABEL_GIVE_UP_SHARE = 2, 0.25
+# Subgradient steps per call on the multipliers of the PerGroup "at most" rules (warm-started
+# from the previous call, whose duals were close), and the Polyak step's scale.
+LAGRANGE_STEPS = 8
+LAGRANGE_SCALE = 1.0
 NEG = -np.inf
 
 
@@ -45,6 +55,18 @@ class LabelOutcome:
     bound: float  # valid upper bound on the best line's value
     optimal: bool  # the search finished: `bound` is the exact optimum (or <= threshold)
     nodes: int
+
+
+@dataclass(frozen=True)
+class _Relaxed:
+    """The Lagrangian relaxation at some multipliers: penalised gains, their DP bound per
+    (term, state), the root bound, and the multipliers paid back at the root."""
+
+    gains: np.ndarray
+    upper: list[np.ndarray]
+    root: float
+    room: float
+    multipliers: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -82,9 +104,16 @@ class LabelSearch:
         self._rules(ctx, rots)
         self.available = True
         self.gave_up = 0  # searches cut short by the node limit
+        self.calls = 0
         self._build_states()
         self._rows = [[(r.unit.code, t) for t in r.terms] for r in rots]  # unit-terms covered
         self._index_rows()
+
+    @property
+    def worth_it(self) -> bool:
+        """False once its searches give up too often to be worth a call before CP-SAT."""
+        many = self.gave_up >= LABEL_GIVE_UPS
+        return not (many and self.gave_up > LABEL_GIVE_UP_SHARE * self.calls)
 
     # --- the clauses ---------------------------------------------------------------------
     def _resources(self, ctx: Context, rots: list[Rotation], cap: int | None) -> list[_Resource]:
@@ -123,6 +152,16 @@ class LabelSearch:
                     for k, d in enumerate(distinct)
                 )
             )
+        # the PerGroup entries as arrays: (rotation, key, measure), and each key's "at most"
+        entries = [(i, g, m) for i, gi in enumerate(self.group_info) for g, m, _ in gi]
+        self._g_rot = np.array([e[0] for e in entries], dtype=np.int64)
+        self._g_key = np.array([e[1] for e in entries], dtype=np.int64)
+        self._g_measure = np.array([e[2] for e in entries], dtype=float)
+        self.group_most = np.zeros(len(keys))
+        for gi in self.group_info:
+            for g, _, most in gi:
+                self.group_most[g] = most
+        self._multipliers = np.zeros(len(keys))  # warm start for the next call
 
     # --- resource states ----------------------------------------------------------------
     def _build_states(self) -> None:
@@ -269,28 +308,38 @@ class LabelSearch:
         """`price` on per-rotation gains (see `gains`)."""
         if not self.available:
             raise RuntimeError("no labelling for this plan: its resource states are too many")
-        ub = self.upper(gain)
-        root = float(ub[1][0]) + constant if len(self.states[1]) else NEG
+        self.calls += 1
         start = eps if floor is None else max(eps, floor)
+        plain = self.upper(gain)  # the resource DP alone: at some labels the tighter bound
+        relaxed = self._tightened(gain, constant, start)
+        penalised, ub = relaxed.gains, relaxed.upper
+        root = min(relaxed.root, float(plain[1][0]) + constant) if len(self.states[1]) else NEG
         if root <= start:  # the relaxation already proves it
             return LabelOutcome([], root, True, 0)
         T = self.T
         least = self.distinct_least
+        charge = relaxed.multipliers
         heap: list[tuple[float, tuple[int, ...]]] = []  # the k best (value, rotations) found
         seen: dict[tuple, float] = {}
-        # (term, state index, value, group sums, distinct keys, distinct counts, rotations)
-        stack: list[tuple[int, int, float, tuple, frozenset, tuple[int, ...], tuple[int, ...]]]
-        stack = [(1, 0, constant, (), frozenset(), tuple(0 for _ in least), ())]
+        # (term, state index, value, multipliers paid back for the room left, group sums,
+        # distinct keys, distinct counts, rotations)
+        Label = tuple[int, int, float, float, tuple, frozenset, tuple[int, ...], tuple[int, ...]]
+        stack: list[Label] = [
+            (1, 0, constant, relaxed.room, (), frozenset(), tuple(0 for _ in least), ())
+        ]
         nodes = 0
         while stack:
             threshold = heap[0][0] if len(heap) >= k else start
             if nodes >= node_limit:  # give up: everything still open is bounded by its ub
                 self.gave_up += 1
-                rest = max(v + float(ub[t][s]) for t, s, v, *_ in stack)
+                rest = max(
+                    v + min(room + float(ub[t][s]), float(plain[t][s]))
+                    for t, s, v, room, *_ in stack
+                )
                 best = max(rest, threshold, max((h[0] for h in heap), default=NEG))
                 return LabelOutcome(self._patterns(heap), min(best, root), False, nodes)
-            t, s, v, groups, keys, counts, path = stack.pop()
-            if v + ub[t][s] <= threshold:
+            t, s, v, room, groups, keys, counts, path = stack.pop()
+            if v + min(room + ub[t][s], plain[t][s]) <= threshold:
                 continue
             if t == T + 1:
                 if all(c >= n for c, n in zip(counts, least, strict=True)):
@@ -306,16 +355,77 @@ class LabelSearch:
             children = []
             for idx, pos, to in self.nxt[t]:
                 row = pos[s]
-                vals = v + gain[idx] + ub[to][row]
+                vals = v + np.minimum(
+                    room + penalised[idx] + ub[to][row], gain[idx] + plain[to][row]
+                )
                 for j in np.flatnonzero(vals > threshold):
                     children.append((float(vals[j]), int(idx[j]), int(row[j]), to))
             children.sort()  # ascending: the best child is popped first
             for _, r, ns, to in children:
                 child = self._child(groups, keys, counts, r, T - to + 1)
                 if child is not None:
-                    stack.append((to, ns, v + float(gain[r]), *child, (*path, r)))
+                    paid = sum(charge[g] * m for g, m, _ in self.group_info[r])
+                    label = (to, ns, v + float(gain[r]), room - paid, *child, (*path, r))
+                    stack.append(label)
         found = self._patterns(heap)
         return LabelOutcome(found, found[0][1] if found else min(root, start), True, nodes)
+
+    def _tightened(self, gain: np.ndarray, constant: float, start: float) -> _Relaxed:
+        """The lowest bound a few subgradient steps on the PerGroup multipliers reach.
+
+        For multipliers u >= 0, a line's value is at most the resource DP over gains less
+        u times each rotation's PerGroup measures, plus u times each key's "at most": a line
+        that keeps the rules pays back at least what it was charged. The subgradient is
+        the best relaxed line's use of each key less its "at most"."""
+        u = self._multipliers
+        best: _Relaxed | None = None
+        steps = LAGRANGE_STEPS if len(self._g_rot) else 1
+        for _ in range(steps):
+            relaxed = self._relaxed(gain, constant, u)
+            if best is None or relaxed.root < best.root:
+                best = relaxed
+            if not math.isfinite(relaxed.root) or relaxed.root <= start:
+                break
+            over = self._best_path_use(relaxed) - self.group_most
+            over = np.where((u > 0) | (over > 0), over, 0.0)
+            norm = float(over @ over)
+            if norm == 0.0:  # the best relaxed line keeps every PerGroup rule
+                break
+            gap = relaxed.root - start if math.isfinite(start) else abs(relaxed.root) + 1.0
+            u = np.maximum(u + LAGRANGE_SCALE * min(gap, abs(relaxed.root) + 1.0) / norm * over, 0)
+        assert best is not None
+        self._multipliers = best.multipliers
+        return best
+
+    def _relaxed(self, gain: np.ndarray, constant: float, u: np.ndarray) -> _Relaxed:
+        charged = np.bincount(
+            self._g_rot, weights=u[self._g_key] * self._g_measure, minlength=len(gain)
+        )
+        penalised = gain - charged
+        ub = self.upper(penalised)
+        room = float(u @ self.group_most)
+        root = float(ub[1][0]) + room + constant if len(self.states[1]) else NEG
+        return _Relaxed(penalised, ub, root, room, u)
+
+    def _best_path_use(self, relaxed: _Relaxed) -> np.ndarray:
+        """Each key's PerGroup measure summed along the relaxed DP's best line."""
+        use = np.zeros(len(self.group_most))
+        t, s = 1, 0
+        while t <= self.T:
+            pick: tuple[float, int, int, int] | None = None
+            for idx, pos, to in self.nxt[t]:
+                cand = relaxed.gains[idx] + relaxed.upper[to][pos[s]]
+                if not len(cand):
+                    continue
+                j = int(np.argmax(cand))
+                if pick is None or cand[j] > pick[0]:
+                    pick = (float(cand[j]), int(idx[j]), int(pos[s][j]), to)
+            if pick is None or not math.isfinite(pick[0]):
+                break
+            _, r, s, t = pick
+            for g, m, _ in self.group_info[r]:
+                use[g] += m
+        return use
 
     def _child(self, groups: tuple, keys: frozenset, counts: tuple[int, ...], r: int, left: int):
         """The PerGroup sums and Distinct keys after rotation r, or None when a PerGroup

@@ -18,7 +18,7 @@ import numpy as np
 
 from constraints.colgen.beam import BeamSearch
 from constraints.colgen.control import Control
-from constraints.colgen.labels import LABEL_GIVE_UPS, LabelSearch
+from constraints.colgen.labels import LabelSearch
 from constraints.colgen.master import Column, Duals, Master
 from constraints.colgen.pairprice import PairPricer, knapsack_penalty
 from constraints.colgen.pricing import SCALE, LineSearch
@@ -64,7 +64,7 @@ class Pricers:
             search = LabelSearch(self.ctx, lock=lock, max_load=cap)
             self._labels[key] = search if search.available else None
         kept = self._labels[key]
-        return kept if kept is not None and kept.gave_up < LABEL_GIVE_UPS else None
+        return kept if kept is not None and kept.worth_it else None
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
