@@ -384,6 +384,9 @@ class _Run:
             out.plan = self._neighbourhoods(out.short)
         if out.plan is None:
             return False
+        for i, counts in enumerate([out.plan.generic, *out.plan.classes], -1):
+            for p in counts:  # the plan's own lines: they prove the lines LP feasible
+                master.add(Column(p, cls=None if i < 0 else i))
         phase = "shortfall" if allow else "lines"
         value = sum(out.plan.shortfall.values()) if allow else out.plan.lines
         self._keep(phase, out.plan, value, optimal=False)

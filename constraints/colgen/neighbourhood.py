@@ -106,11 +106,12 @@ def _short(ctx: Context, lines: list[_Line]) -> dict[Row, int]:
 def _neighbourhood(
     ctx: Context, lines: list[_Line], target: Row, size: int, rng: random.Random
 ) -> list[int]:
-    """Indices of the lines to free, up to a third of each kind in turn: lines that could
-    swap to the target unit in its term directly (valid, and their own unit there has a
-    surplus); lines that could take it under every rule (but whose own unit there is
-    needed); lines whose unit in that term has a surplus (they can take over a taker's
-    unit); then any lines, for longer chains."""
+    """Indices of the lines to free, up to a quarter of each kind in turn: lines that
+    could swap to the target unit in its term directly (valid, and their own unit there
+    has a surplus); lines that could take it under every rule (but whose own unit there is
+    needed); lines holding the target unit in another term (a six-month rotation next to
+    a full term may have to shift); lines whose unit in that term has a surplus (they can
+    take over a taker's unit); then any lines, for longer chains."""
     cover = _cover(lines)
     u, t = target
     locks = [dict(c.lock) for c in ctx.classes]
@@ -119,7 +120,7 @@ def _neighbourhood(
         return line.pattern[t - 1] != u and (line.cls is None or t not in locks[line.cls])
 
     def taker(line: _Line) -> bool:
-        return free(line) and ctx.usable((*line.pattern[: t - 1], u, *line.pattern[t:]))
+        return free(line) and any(ctx.usable(q) for q in _placed(ctx, line.pattern, u, t))
 
     def giver(line: _Line) -> bool:
         v = line.pattern[t - 1]
@@ -128,12 +129,25 @@ def _neighbourhood(
     def swap(line: _Line) -> bool:  # a direct move: it takes the target, gives a surplus
         return taker(line) and giver(line)
 
+    def holder(line: _Line) -> bool:  # the target unit elsewhere: it may have to shift
+        return u in line.pattern and line.pattern[t - 1] != u
+
     picked: set[int] = set()
-    for test, share in ((swap, 3), (taker, 3), (giver, 3), (lambda _line: True, 1)):
+    kinds = ((swap, 4), (taker, 4), (holder, 4), (giver, 4), (lambda _line: True, 1))
+    for test, share in kinds:
         pool = [i for i, line in enumerate(lines) if i not in picked and test(line)]
         want = min(len(pool), -(-size // share), size - len(picked))
         picked.update(rng.sample(pool, want))
     return sorted(picked)
+
+
+def _placed(ctx: Context, p: Pattern, u: str, t: int) -> list[Pattern]:
+    """Line p with unit u put in term t: a six-month unit takes t and the term after it,
+    or the term before it and t."""
+    if u not in ctx.six_month:
+        return [(*p[: t - 1], u, *p[t:])]
+    firsts = [s for s in (t - 1, t) if 1 <= s < ctx.T]
+    return [(*p[: s - 1], u, u, *p[s + 1 :]) for s in firsts]
 
 
 def _resolve(
