@@ -59,9 +59,10 @@ GREEDY_CP_SAT_CAP = 0.1
 # the rescue's integer master (greedy lines that leave a minimum short) needs a plan, not
 # a proof: this share of the time limit in CP-SAT deterministic time
 RESCUE_WORK_SHARE = 0.02
-# greedy lines that neither the repair nor the rescue complete: neighbourhood search for
-# up to this share of the time limit (wall clock) before phase 1's LP takes over
-NEIGHBOURHOOD_SHARE = 0.15
+# greedy lines that neither the repair nor the rescue complete: neighbourhood search for as
+# long as the greedy took (at least the minimum), within this share of the time limit (wall
+# clock), before phase 1's LP takes over (on small tight plans the LP is the fast route)
+NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MIN_S = 0.15, 1.0
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 # "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
@@ -411,7 +412,11 @@ class _Run:
     def _neighbourhoods(self, short: Assignment) -> Assignment | None:
         """Greedy lines the rescue could not complete: re-plan a few at a time."""
         t0 = time.monotonic()
-        budget = min(NEIGHBOURHOOD_SHARE * self.plan.params.time_limit_s, self.control.remaining)
+        budget = min(
+            NEIGHBOURHOOD_SHARE * self.plan.params.time_limit_s,
+            max(self.timing["construct"], NEIGHBOURHOOD_MIN_S),  # as the repair: the greedy's
+            self.control.remaining,
+        )
         found = search_neighbourhoods(self._context(), self.control, short, t0 + budget)
         self.timing["neighbourhoods"] = round(time.monotonic() - t0, 3)
         return found

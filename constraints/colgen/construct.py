@@ -109,10 +109,11 @@ def construct(
             break
     short = _shortfall(ctx, generic, classes)
     if short:
-        # the repair (cheap one-line moves) gets at most as long as the greedy took
+        # the repair gets at most as long as the greedy took; with shortfall allowed what is
+        # short is mostly short by nature (the LP finds the least), so only cheap moves
         spent = time.monotonic() - (deadline - budget_s)
         until = min(deadline, time.monotonic() + max(spent, REPAIR_MIN_S))
-        fixed = repair(ctx, price, generic, classes, until)
+        fixed = repair(ctx, price, generic, classes, until, recreate=not allow_shortfall)
         generic, classes = defaultdict(int, fixed.generic), fixed.classes
         out.patterns += [(p, None) for p in fixed.generic]
         out.patterns += [(p, i) for i, c in enumerate(fixed.classes) for p in c]

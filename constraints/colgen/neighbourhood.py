@@ -29,9 +29,10 @@ from constraints.patterns import Context, Lock, Pattern
 
 NEIGHBOURHOOD_LINES = 4  # lines freed per step, to start with (small ones solve in ms)
 NEIGHBOURHOOD_MAX_LINES = 32  # ... doubled after steps that find nothing, up to this
-STEP_WORK_CAP = 0.5  # CP-SAT effort per step (seconds, or deterministic units)
+STEP_WORK_CAP = 0.25  # CP-SAT effort per step (seconds, or deterministic units)
 # consecutive steps that find nothing before the search gives up (phase 1's LP, which
-# follows, needs the time: on a tight 6-term plan no neighbourhood up to 32 lines helps)
+# follows, needs the time: on tight 4- and 6-term plans no neighbourhood of up to 32 lines
+# helps, and the LP then finds a plan within a second)
 FAILED_STEPS = 4
 
 Row = tuple[str, int]

@@ -4,16 +4,18 @@ The greedy (`construct.py`) covers the minimum demand line after line and can st
 unit-terms at the end: every line left may already carry the one service rotation its rule
 allows, or every unit of that term may be at its maximum. Those rows are then short while
 other rows of the same term have more lines than their minimum (a surplus). The repair
-tries two cheap one-line moves for each short unit-term (u, t), in this order:
+moves that surplus, one line at a time, by three moves tried in this order for each short
+unit-term (u, t):
 
 1. swap: a line whose unit in term t has a surplus takes u in term t instead, if the line
    still obeys every rule (checked exactly, cached per pattern);
-2. add: a new line through (u, t), while the line count allows one.
+2. add: a new line through (u, t), while the line count allows one;
+3. recreate: one line with a surplus in term t is taken out and the beam prices the best
+   line for what is then short (u in term t first); kept only when the total shortfall
+   drops, so the repair never cycles.
 
 Every move keeps every maximum, every lock and every rule, and lowers the total shortfall
-by at least one, so it ends (at a plan, at a local optimum, or at its deadline). What it
-leaves short goes to moves of several lines at once (`neighbourhood.py`), which subsume
-taking one line out and pricing a better one back in (this module's third move before).
+by at least one, so it ends (at a plan, at a local optimum, or at its deadline).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from constraints.patterns import Context, Pattern
 Key = tuple[int | None, Pattern]  # (partial class index, or None for a generic line; pattern)
 Row = tuple[str, int]
 
-TARGET_VALUE = 3.0  # the short unit-term a new line is for: worth more than any other row
+TARGET_VALUE = 3.0  # the short unit-term a recreate is for: worth more than any other row
 NEED_VALUE = 1.0  # any other unit-term still short
+RECREATE_TRIES = 12  # lines taken out and re-priced per short unit-term and pass
 
 
 @dataclass
@@ -128,8 +131,11 @@ def repair(
     generic: dict[Pattern, int],
     classes: list[dict[Pattern, int]],
     deadline: float,
+    *,
+    recreate: bool = True,
 ) -> Repaired:
-    """Lines with as little shortfall as the moves reach before `deadline`."""
+    """Lines with as little shortfall as the moves reach before `deadline` (without
+    `recreate`, only the cheap moves: swaps and adds)."""
     book = _Book(ctx, generic, classes)
     locks = [dict(c.lock) for c in ctx.classes]
     progress = True
@@ -141,7 +147,11 @@ def repair(
                 break
             if book.cover[row] >= ctx.lo[row]:
                 continue  # met by an earlier move of this pass
-            if _swap(book, row, locks) or _add(book, price, row):
+            if (
+                _swap(book, row, locks)
+                or _add(book, price, row)
+                or (recreate and _recreate(book, price, row))
+            ):
                 progress = True
     return book.result()
 
@@ -182,6 +192,32 @@ def _add(book: _Book, price: Price, row: Row) -> bool:
         return True
     book.put((None, q), -1)
     return False
+
+
+def _recreate(book: _Book, price: Price, row: Row) -> bool:
+    """Take out one line with a surplus in term t and put back the beam's best line."""
+    ctx = book.ctx
+    u, t = row
+    before = book.total_short()
+    keys = [k for k in book.counts if k[1][t - 1] != u and book.surplus((k[1][t - 1], t))]
+    # lines whose every unit-term has a surplus first: taking one out strands nothing
+    keys.sort(key=lambda k: (sum(not book.surplus(r) for r in _rows(k[1])), -book.counts[k]))
+    for key in keys[:RECREATE_TRIES]:
+        cls, p = key
+        lock = ctx.classes[cls].lock if cls is not None else ()
+        book.put(key, -1)
+        q = _best(price(lock, book.values(row), {}, CLOSED / 2))
+        if q is not None and q != p and book.fits(q):
+            book.put((cls, q), 1)
+            if book.total_short() < before:
+                return True
+            book.put((cls, q), -1)
+        book.put(key, 1)
+    return False
+
+
+def _rows(p: Pattern) -> list[Row]:
+    return [(u, t) for t, u in enumerate(p, 1)]
 
 
 def _best(found: list[tuple[Pattern, float]]) -> Pattern | None:
