@@ -151,7 +151,7 @@ class _Run:
     def _start_master(self) -> None:
         """The LP master, seeded with today's lines that are still valid (stability)."""
         ctx = self._context()
-        master = self.master = Master(ctx)
+        master = self.master = Master(ctx, deadline=self.control.deadline)
         self.pricers = Pricers(ctx)
         for q, _ in ctx.current:
             if None not in q:

@@ -9,6 +9,7 @@ change objective coefficients and bounds; `duals()` feeds the pricing models.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
@@ -68,8 +69,9 @@ class Duals:
 
 
 class Master:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, deadline: float | None = None) -> None:
         self.ctx = ctx
+        self.deadline = deadline  # time.monotonic() at which a solve stops (the time limit)
         s = pywraplp.Solver.CreateSolver("GLOP")
         self.s = s
         self.min_rows = {k: s.Constraint(ctx.lo[k], INF, f"min{k}") for k in ctx.rows}
@@ -206,10 +208,13 @@ class Master:
         self.min_rows[k].SetLb(value)
 
     def solve(self) -> float | None:
+        """The LP value, or None when infeasible or stopped at `deadline`."""
         params = GLOP_DIVING_PARAMS if self.lower or self.upper else GLOP_PRICING_PARAMS
         if params != self._params:
             self.s.SetSolverSpecificParametersAsString(params)
             self._params = params
+        if self.deadline is not None:  # a wall-clock safety net: one solve can take seconds
+            self.s.SetTimeLimit(max(round(1000 * (self.deadline - time.monotonic())), 1))
         status = self.s.Solve()
         if status != pywraplp.Solver.OPTIMAL:
             return None
