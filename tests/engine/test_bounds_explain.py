@@ -7,17 +7,15 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 
 import pytest
+from controls import deterministic_control
 
 from constraints import load_plan, solve
 from constraints.bounds_explain import Proven, explain_bounds, line_count_causes
 from constraints.colgen import Pricers
-from constraints.colgen.control import Control
 from constraints.colgen.master import Master
 from constraints.patterns import Context
-from constraints.progress import ProgressReporter
 from constraints.solver import EXPLAIN_MARGIN_S, EXPLAIN_MAX_S, EXPLAIN_SHARE
 from listener.cli import main
 from tests.report.benchmark import benchmark_dir, missing_param
@@ -140,15 +138,7 @@ def test_what_would_lower_the_line_count_holds_when_solved_again(name):
 def _bare(doc: dict, budget_s: float, proven: Proven) -> list[str]:
     """explain_bounds on a master that holds no pattern at all, with `budget_s` seconds."""
     ctx = Context(load_plan(doc))
-    started = time.monotonic()
-    control = Control(
-        time_limit_s=30,
-        seed=0,
-        deterministic=True,
-        cancel=None,
-        reporter=ProgressReporter(None, 500, started),
-        started=started,
-    )
+    control = deterministic_control(30)
     try:
         return explain_bounds(ctx, Master(ctx), Pricers(ctx), control, proven, budget_s)
     finally:

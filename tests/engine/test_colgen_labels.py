@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
+from controls import deterministic_control
 
 from constraints import load_plan
 from constraints.colgen import Pricers, generate
-from constraints.colgen.control import Control
 from constraints.colgen.labels import LabelSearch
 from constraints.colgen.master import Master, Stage
 from constraints.colgen.pricing import SCALE, LineSearch
 from constraints.generator import Shape, generate_plan
 from constraints.patterns import Context
-from constraints.progress import ProgressReporter
-
-
-def _control() -> Control:
-    now = time.monotonic()
-    return Control(
-        time_limit_s=60.0,
-        seed=0,
-        deterministic=True,
-        cancel=None,
-        reporter=ProgressReporter(None, 500, now),
-        started=now,
-    )
-
 
 # The generator's shapes: four, five, six and thirteen terms, every rule-set family,
 # closed unit-terms and unusable six-month units, partial locks.
@@ -52,7 +37,7 @@ def test_labelling_best_line_equals_cp_sat(kind, lines, options):
     ctx = Context(load_plan(generate_plan(kind, lines, 3, **options)))
     rng = random.Random(len(ctx.rows))
     kinds = [((), None), ((), 1)] + [(c.lock, None) for c in ctx.classes[:3]]
-    control = _control()
+    control = deterministic_control()
     for lock, cap in kinds:
         labels = LabelSearch(ctx, lock=lock, max_load=cap)
         assert labels.available
@@ -97,7 +82,7 @@ def test_labelling_threshold_and_node_limit_keep_the_bound_valid():
 
 def test_dual_objective_at_the_lp_duals_is_the_lp_value():
     ctx = Context(load_plan(generate_plan("PGY1", 120, 2)))
-    master, pricers, control = Master(ctx), Pricers(ctx), _control()
+    master, pricers, control = Master(ctx), Pricers(ctx), deterministic_control()
     master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
     assert generate(master, pricers, control, "feasibility").value == pytest.approx(0.0)
     master.set_stage(Stage(line_cost=1.0, slack_cost=0.0, art_cost=0.0, slack_allowed=False))
@@ -111,7 +96,7 @@ def test_dual_objective_at_the_lp_duals_is_the_lp_value():
 def test_smoothing_changes_rounds_not_the_lp_value(smoothing):
     """Dual smoothing is a route to the same converged LP, with valid bounds on the way."""
     ctx = Context(load_plan(generate_plan("PGY2", 120, 4)))
-    master, pricers, control = Master(ctx), Pricers(ctx), _control()
+    master, pricers, control = Master(ctx), Pricers(ctx), deterministic_control()
     master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))
     generate(master, pricers, control, "feasibility", smoothing=smoothing)
     master.set_stage(Stage(line_cost=1.0, slack_cost=0.0, art_cost=0.0, slack_allowed=False))

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
+from controls import deterministic_control
 
 from constraints import load_plan
 from constraints.colgen import Pricers, generate
-from constraints.colgen.control import Control
 from constraints.colgen.master import Column, Duals, Master, Stage
 from constraints.colgen.pairprice import PairPricer
 from constraints.colgen.pricing import SCALE
 from constraints.generator import generate_plan
 from constraints.patterns import Context
-from constraints.progress import ProgressReporter
-
-
-def _control(limit: float = 60.0) -> Control:
-    now = time.monotonic()
-    return Control(
-        time_limit_s=limit,
-        seed=0,
-        deterministic=True,
-        cancel=None,
-        reporter=ProgressReporter(None, 500, now),
-        started=now,
-    )
 
 
 def _context(kind: str, lines: int, seed: int = 1) -> Context:
@@ -48,7 +34,7 @@ def test_pair_bounds_without_cp_sat_hold_against_exact_pricing(shift):
         classes=[0.0 for _ in ctx.classes],
         pairs=[shift + rng.uniform(-1.0, 0.0) for _ in ctx.current],
     )
-    control = _control()
+    control = deterministic_control()
     search = Pricers(ctx).get()
     error = (ctx.T + 2) / SCALE
     generic = search.price(control, duals.rows, duals.lines).bound + error
@@ -77,11 +63,13 @@ def test_dive_target_stops_pricing_once_the_lp_reaches_it():
     master = Master(ctx)
     pricers = Pricers(ctx)
     master.set_stage(Stage(slack_cost=1.0, art_cost=1.0))  # phase 1 first, as the solver does
-    assert generate(master, pricers, _control(), "feasibility").value == pytest.approx(0.0)
+    assert generate(master, pricers, deterministic_control(), "feasibility").value == pytest.approx(
+        0.0
+    )
     master.set_stage(Stage(line_cost=1.0, slack_cost=0.0, art_cost=0.0, slack_allowed=False))
-    full = generate(master, pricers, _control(), "lines")
+    full = generate(master, pricers, deterministic_control(), "lines")
     assert full.converged and full.rounds > 0
-    again = generate(master, pricers, _control(), "lines", target=full.value)
+    again = generate(master, pricers, deterministic_control(), "lines", target=full.value)
     assert again.rounds == 0  # already at the target: no pricing round at all
 
 
@@ -90,7 +78,7 @@ def test_explanation_from_the_solver_master_names_the_same_rule_set():
 
     doc = generate_plan("PGY2", 120, 1, variant="subspecialty_demand_conflicts_rule")
     ctx = Context(load_plan(doc))
-    control = _control()
+    control = deterministic_control()
     master = Master(ctx)
     for q, _ in ctx.current:
         if all(u is not None for u in q) and ctx.usable(q):  # type: ignore[arg-type]

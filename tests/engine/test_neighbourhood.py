@@ -9,28 +9,15 @@ import time
 from collections import Counter
 
 import pytest
+from controls import deterministic_control
 
 from constraints import load_plan
-from constraints.colgen.control import Control
 from constraints.colgen.intmaster import Assignment
 from constraints.colgen.neighbourhood import search_neighbourhoods
 from constraints.generator.family import FAMILY, build
 from constraints.patterns import Context, Pattern
-from constraints.progress import ProgressReporter
 
 MEMBERS = {m.name: m for m in FAMILY}
-
-
-def _control() -> Control:
-    now = time.monotonic()
-    return Control(
-        time_limit_s=60.0,
-        seed=0,
-        deterministic=True,
-        cancel=None,
-        reporter=ProgressReporter(None, 500, now),
-        started=now,
-    )
 
 
 def _witness(name: str) -> tuple[Context, Counter[Pattern], list[Counter[Pattern]]]:
@@ -82,7 +69,9 @@ def test_lines_taken_out_are_made_up_by_new_lines(name):
     generic = +generic
     assert _short(ctx, [generic, *classes])
     short = Assignment(dict(generic), [dict(c) for c in classes], {})
-    _assert_plan(ctx, search_neighbourhoods(ctx, _control(), short, time.monotonic() + 30))
+    _assert_plan(
+        ctx, search_neighbourhoods(ctx, deterministic_control(), short, time.monotonic() + 30)
+    )
 
 
 @pytest.mark.parametrize("name", ["g_m_t13_pgy2", "g_s_t5_pgy1_locked40"])
@@ -111,6 +100,6 @@ def test_lines_are_replanned_together_when_no_line_can_be_added(name):
     generic = +generic
     assert _short(ctx, [generic, *classes])
     short = Assignment(dict(generic), [dict(c) for c in classes], {})
-    found = search_neighbourhoods(ctx, _control(), short, time.monotonic() + 30)
+    found = search_neighbourhoods(ctx, deterministic_control(), short, time.monotonic() + 30)
     _assert_plan(ctx, found)
     assert found is not None and sum(found.generic.values()) == ctx.max_generic
