@@ -2,6 +2,7 @@
 
     uv run python benchmarks/bench_engine.py [--public-only | --family-only] [--only NAME ...]
         [--time-scale X] [--quick] [--family-dir DIR] [--seed N] [--save FILE] [--witnesses]
+    uv run python benchmarks/bench_engine.py --shapes N [--seed S] [--family-dir DIR] ...
 
 Each plan is solved in a fresh child process with its own params.time_limit_s (times X), so
 the peak RSS printed is that one solve's. Per plan: status, first plan s, lines proven s,
@@ -311,8 +312,20 @@ def saved_outcome(o: Outcome) -> dict:
 # --- main -----------------------------------------------------------------------------------
 
 
+def shape_cases(directory: Path, count: int, seed: int) -> list[Case]:
+    from constraints.generator.shapes import write_shapes
+
+    cases = []
+    for path in write_shapes(directory, count, seed):
+        known = json.loads(path.with_suffix(".expected.json").read_text())
+        cases.append(Case(path.stem, path, False, known))
+    return cases
+
+
 def cases(args: argparse.Namespace, family_dir: Path) -> list[Case]:
     chosen: list[Case] = []
+    if args.shapes:
+        return shape_cases(family_dir / "shapes", args.shapes, args.seed)
     if not args.family_only:
         chosen += public_cases()
     if not args.public_only:
@@ -332,6 +345,9 @@ def parse(argv: list[str] | None = None, *, engine_option: bool = False) -> argp
     parser.add_argument("--only", action="append", help="a plan name (repeatable)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="times params.time_limit_s")
     parser.add_argument("--quick", action="store_true", help="plans of up to 300 lines")
+    parser.add_argument(
+        "--shapes", type=int, default=0, help="instead: this many random shapes (--seed)"
+    )
     parser.add_argument("--family-dir", type=Path, help="write the family here (default: tmp)")
     parser.add_argument("--seed", type=int, default=0, help="the family's seed")
     parser.add_argument("--save", type=Path, help="also write the outcomes here (JSON lines)")

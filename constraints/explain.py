@@ -11,15 +11,17 @@ turn names the rule sets that are needed for the conflict.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from constraints.colgen.control import Control
 from constraints.colgen.tolerance import TOL
-from constraints.patterns import Context
+from constraints.patterns import Context, Lock
 from constraints.plan import EXPERIENCE_NAMES, Unit
 from constraints.rotations import LineShapeError, Rotation, make_rotation, read_line
-from constraints.rules import PerGroup, Total, get_rule_set
+from constraints.rules import Clause, PerGroup, Total, get_rule_set
 
 
 def prechecks(ctx: Context) -> list[str]:
@@ -79,24 +81,120 @@ def _locked(ctx: Context) -> list[str]:
                     "is locked to it."
                 )
     out += _partial_over_limits(ctx, owners)
-    if not out:
-        from constraints.colgen.pricing import (
-            LineSearch,  # local: kept off the prechecks' import path
-        )
-
-        for cls in ctx.classes:
-            search = LineSearch(ctx, lock=cls.lock)
-            solver = cp_model.CpSolver()
-            solver.parameters.max_time_in_seconds = 1.0
-            solver.parameters.num_workers = 1
-            if search.empty or solver.solve(search.model) == cp_model.INFEASIBLE:
-                locks = ", ".join(f"{u} in term {t}" for t, u in cls.lock)
-                rules = " and ".join(plan.constraints) or "the open units"
-                out.append(
-                    f"Partially locked line {cls.labels[0]} ({locks}) cannot be completed into "
-                    f"a line that obeys {rules}."
-                )
     return out
+
+
+def _uncompletable(ctx: Context) -> list[str]:
+    """Partially locked lines that no line obeying the rules completes (demand aside). Run
+    only once a plan is proven impossible: on a feasible plan its lines say so already."""
+    if not ctx.classes:
+        return []
+    out, completion = [], _Completion(ctx)
+    rules = " and ".join(ctx.plan.constraints) or "the open units"
+    for cls in ctx.classes:
+        if not completion.possible(cls.lock):
+            locks = ", ".join(f"{u} in term {t}" for t, u in cls.lock)
+            out.append(
+                f"Partially locked line {cls.labels[0]} ({locks}) cannot be completed into "
+                f"a line that obeys {rules}."
+            )
+    return out
+
+
+def _no_line(ctx: Context) -> list[str]:
+    """No line at all obeys the rule sets on the open units (a one-term year under VIC_PGY2,
+    say): which rule sets, and which of their rules alone, rule every line out."""
+    plan = ctx.plan
+    if not plan.constraints or _line_exists(ctx, ctx.clauses) is not False:
+        return []
+    year = f"a year of {plan.term_count} term{'s' if plan.term_count > 1 else ''}"
+    out: list[str] = []
+    for name in plan.constraints:
+        clauses = get_rule_set(name).clauses_for(plan)
+        if _line_exists(ctx, clauses) is not False:
+            continue
+        alone = [c for c in clauses if _line_exists(ctx, [c]) is False]
+        for c in alone:
+            out.append(f"No line can obey {name} in {year} with these units: {_rule_words(c)}.")
+        if alone:
+            continue
+        pair = next(
+            (
+                (a, b)
+                for i, a in enumerate(clauses)
+                for b in clauses[i + 1 :]
+                if _line_exists(ctx, [a, b]) is False
+            ),
+            None,
+        )
+        if pair is not None:
+            words = " and ".join(_rule_words(c) for c in pair)
+            out.append(f"No line can obey {name} in {year} with these units: {words}.")
+        else:
+            out.append(f"No line can obey all the rules of {name} in {year} with these units.")
+    if not out:
+        rules = " and ".join(plan.constraints)
+        out.append(f"No line can obey {rules} together in {year} with these units.")
+    return out
+
+
+def _rule_words(clause: Clause) -> str:
+    """A clause as a manager reads it: "every line needs at least 47 weeks worked"."""
+    if isinstance(clause, PerGroup):
+        items, _, group = clause.what.partition(" in ")
+        return f"a line may have at most {clause.at_most} of its {items} in any one {group}"
+    if clause.at_least is not None:
+        return f"every line needs at least {clause.at_least} {clause.what}"
+    return f"a line may have at most {clause.at_most} {clause.what}"
+
+
+def _line_exists(ctx: Context, clauses: Sequence[Clause]) -> bool | None:
+    """Some line of open units obeys `clauses` (demand aside); None: CP-SAT could not tell
+    within a second."""
+    m = cp_model.CpModel()
+    choices = [(r, m.new_bool_var("")) for r in ctx.candidates]
+    for t in ctx.plan.ordinals:
+        covering = [x for r, x in choices if t in r.terms]
+        if not covering:
+            return False
+        m.add_exactly_one(covering)
+    for clause in clauses:
+        clause.post(m, choices)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = 1.0
+    solver.parameters.num_workers = 1
+    status = solver.solve(m)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return True
+    return False if status == cp_model.INFEASIBLE else None
+
+
+class _Completion:
+    """Whether a lock can be completed into a line that obeys every rule on open units
+    (demand aside): the labelling decides it in milliseconds, CP-SAT (1 s) only where it
+    gives up. Unknown counts as possible: the solve then decides."""
+
+    def __init__(self, ctx: Context) -> None:
+        from constraints.colgen.labels import LabelSearch  # local: off the prechecks' path
+        from constraints.colgen.space import Space
+
+        self.space = space = Space.of(ctx)
+        labels = LabelSearch(space)
+        self.labels = labels if labels.available else None
+
+    def possible(self, lock: Lock) -> bool:
+        from constraints.colgen.pricing import LineSearch
+
+        space = self.space
+        mask = space.allowed(lock, full_rows=True)
+        if not space.covers_every_term(mask):
+            return False
+        choice = space.choose(np.zeros(len(space.members)), mask)
+        if self.labels is not None:
+            out = self.labels.search(choice.gain, 0.0, -1.0)
+            if out.optimal:
+                return bool(out.found)
+        return LineSearch(space).exists(choice, seconds=1.0) is not False
 
 
 def _partial_over_limits(ctx: Context, owners: dict[int, str]) -> list[str]:
@@ -315,7 +413,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     from constraints.colgen import Pricers, generate
     from constraints.colgen.master import Column, Master, Stage
 
-    out = prechecks(ctx) or _rule_totals(ctx)
+    out = prechecks(ctx) or _uncompletable(ctx) or _no_line(ctx) or _rule_totals(ctx)
     if out:
         return out
 

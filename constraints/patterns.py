@@ -77,6 +77,16 @@ class Context:
         self.six_month = frozenset(u.code for u in plan.units if u.span_terms == 2)
         self._loads: dict[Pattern, int] = {}
 
+    def least_generic_lines(self, shortfall: int = 0) -> int:
+        """Generic lines any plan needs, by counting: a line takes one unit per term, so each
+        term's minimum demand (net of fully locked lines) needs that many lines, less the
+        partially locked lines and what `shortfall` may leave missing; and min_lines."""
+        partial = sum(c.count for c in self.classes)
+        need: dict[int, int] = {}
+        for (_, t), lo in self.lo.items():
+            need[t] = need.get(t, 0) + max(lo, 0)
+        return max(self.min_generic, max(need.values(), default=0) - partial - shortfall, 0)
+
     @cached_property
     def candidates(self) -> list[Rotation]:
         return list(candidate_rotations(self.plan))

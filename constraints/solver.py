@@ -12,6 +12,7 @@ same master within their own small budget, which the stability stage leaves free
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from collections.abc import Callable
 from constraints import explain
 from constraints.bounds_explain import Proven, ServiceNightCount, counting_only, explain_bounds
 from constraints.colgen import TOL, Pricers, dive, generate, seed_pairs
-from constraints.colgen.construct import construct
+from constraints.colgen.closer import bring_closer
+from constraints.colgen.construct import Constructed, construct
 from constraints.colgen.control import Control, Stopped
 from constraints.colgen.greedy_values import CLOSED
 from constraints.colgen.intmaster import (
@@ -38,7 +40,7 @@ from constraints.plan import Plan
 from constraints.progress import CancelToken, Progress, ProgressReporter
 from constraints.result import SolveResult, Status
 from constraints.solution import Objective, Shortfall, SolutionLine
-from constraints.stability import changed_rotations, pair_lines
+from constraints.stability import pair_lines, paired_changes
 
 # Deterministic work budgets, per second of params.time_limit_s: CP-SAT pricing calls for the
 # stability LP, and CP-SAT deterministic time for each integer master.
@@ -59,12 +61,18 @@ GREEDY_CP_SAT_CAP = 0.1
 # the rescue's integer master (greedy lines that leave a minimum short) needs a plan, not
 # a proof: this share of the time limit in CP-SAT deterministic time
 RESCUE_WORK_SHARE = 0.02
-# greedy lines that neither the repair nor the rescue complete: neighbourhood search for as
-# long as the greedy took (at least the minimum), within this share of the time limit (wall
-# clock), before phase 1's LP takes over (on small tight plans the LP is the fast route)
+# greedy lines that neither the repair nor the rescue complete: first phase 1's LP for this
+# long (wall clock, in either mode): on an impossible plan the proof (0.04 s, 5 rounds, on
+# g_m_inf_subspecialty), on a hard 13-term one a round or two ...
+FEASIBILITY_PROBE_S = 0.5
+# ... then neighbourhood search for as long as the greedy took (at least the minimum), within
+# this share of the time limit (wall clock), before phase 1's LP runs to the end
 NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MIN_S = 0.15, 1.0
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
+# the result after the last stage (see _finish_reserve): at most this share of the limit
+FINISH_SHARE, FINISH_MIN_S, FINISH_S_PER_LINE = 0.1, 0.05, 1e-4
+CLOSER_SHARE = 0.05  # of the time limit, at most, for each local search toward today's lines
 # "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
 # a share of the time limit, never closer to the limit than the margin.
 EXPLAIN_SHARE, EXPLAIN_MAX_S, EXPLAIN_MARGIN_S = 0.05, 5.0, 0.1
@@ -91,6 +99,7 @@ def solve(
         reporter=ProgressReporter(on_progress, progress_interval_ms, started),
         started=started,
     )
+    control.deadline -= _finish_reserve(plan)
     run = _Run(plan, control)
     try:
         result = run.execute()
@@ -100,6 +109,17 @@ def solve(
         control.close()
     control.report("done", None, None, force=True)
     return result
+
+
+def _finish_reserve(plan: Plan) -> float:
+    """Time kept after the last stage for the result: labels, the exact pairing with the
+    current lines, the independent check (5000 + 5000 lines: about a second)."""
+    p = plan.params
+    lines = p.max_lines or max(
+        (sum(d.max for d in plan.demand if d.term == t) for t in plan.ordinals), default=0
+    )
+    work = FINISH_S_PER_LINE * (lines + len(plan.current_lines))
+    return min(FINISH_SHARE * p.time_limit_s, FINISH_MIN_S + work)
 
 
 def _ceil(x: float) -> int:
@@ -127,10 +147,9 @@ class _Run:
         if reasons:
             return self._infeasible(reasons)
         self._start_master()
-        if not self._construct():  # no greedy plan: phase 1 decides feasibility
-            reasons = self._feasibility()
-            if reasons:
-                return self._infeasible(reasons)
+        reasons = self._first_plan()
+        if reasons:
+            return self._infeasible(reasons)
         if self.plan.params.allow_shortfall and not self._shortfall():
             return self._not_found()
         if not self._lines():
@@ -151,7 +170,8 @@ class _Run:
     def _start_master(self) -> None:
         """The LP master, seeded with today's lines that are still valid (stability)."""
         ctx = self._context()
-        master = self.master = Master(ctx, deadline=self.control.deadline)
+        control = self.control
+        master = self.master = Master(ctx, deadline=lambda: control.deadline)
         self.pricers = Pricers(ctx)
         for q, _ in ctx.current:
             if None not in q:
@@ -159,12 +179,35 @@ class _Run:
                 if ctx.usable(pattern):
                     master.add(Column(pattern))
 
-    def _feasibility(self) -> list[str]:
-        """Phase 1: minimise missing demand; a bound above 0 proves infeasibility."""
+    def _first_plan(self) -> list[str]:
+        """A plan before the LP stages, else phase 1's reasons why none exists ([] when
+        phase 1 finds the demand can be met: the lines stage then looks for the plan).
+
+        Greedy lines that leave a minimum short even after the rescue are a hard plan or an
+        impossible one. A short look at phase 1 first, since on an impossible plan it is the
+        quick proof; then the neighbourhood search, then phase 1 to the end."""
+        first = self._construct()
+        if first.plan is None and first.short is not None:
+            first.plan = self._rescue(first.short)
+        if first.plan is None and first.short is not None:
+            reasons = self._feasibility(budget_s=FEASIBILITY_PROBE_S)
+            if reasons:
+                return reasons
+            first.plan = self._neighbourhoods(first.short)
+        if first.plan is None:
+            return self._feasibility()
+        self._keep_first(first.plan)
+        return []
+
+    def _feasibility(self, budget_s: float | None = None) -> list[str]:
+        """Phase 1: minimise missing demand; a bound above 0 proves infeasibility. With a
+        budget (wall clock in either mode, like the neighbourhood search it goes before) it
+        may stop undecided, and then returns []."""
         master = self._master()
         allow = self.plan.params.allow_shortfall
         master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
-        cg = self._cg(master, self.pricers, "feasibility", stop_above=TOL)
+        reserve = None if budget_s is None else self.control.remaining - budget_s
+        cg = self._cg(master, self.pricers, "feasibility", stop_above=TOL, reserve_s=reserve)
         if cg.bound > TOL:
             return explain.explain(self._context(), self.control, master)
         return []
@@ -196,10 +239,13 @@ class _Run:
                 shortfall_cap=short_cap,
             )
         )
-        cg = self._cg(master, self.pricers, "lines")
+        counted = self._context().least_generic_lines(short_cap if allow else 0)
+        if self.best is not None and self.best.lines <= counted:
+            return self._proven_by_counting("lines", counted)
+        cg = self._cg(master, self.pricers, "lines", known_bound=counted)
         goal = Goal(
             "lines",
-            lower_bound=max(_ceil(cg.bound), 0),
+            lower_bound=max(_ceil(cg.bound), counted),
             shortfall_cap=short_cap,
             allow_shortfall=allow,
         )
@@ -210,6 +256,16 @@ class _Run:
             penalty = self._context().max_generic + 1
             master.set_stage(Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty))
         return self._stage(goal, "lines", target=goal.lower_bound)
+
+    def _proven_by_counting(self, phase: str, bound: int) -> bool:
+        """The plan in hand already meets a bound counting proves: no LP is needed."""
+        assert self.best is not None
+        self.bound[phase] = bound
+        self.values[phase] = bound
+        self.proven[phase] = True
+        self.timing[f"{phase}_done_at"] = round(self.control.elapsed(), 3)
+        self.control.report(phase, bound, bound, force=True)
+        return True
 
     def _fairness(self) -> None:
         """The smallest service-or-nights cap per line at the line count just proven: each
@@ -281,6 +337,15 @@ class _Run:
                 pairing=True,
             )
         )
+        goal = Goal(
+            "stability",
+            lower_bound=ctx.T * abs(lines - ctx.current_count),  # unpaired lines change wholly
+            lines=lines,
+            cap=cap,
+            shortfall_cap=short_cap,
+            allow_shortfall=allow,
+        )
+        self._bring_closer(goal)  # a close plan first, in case the LP takes the time left
         seed_pairs(master)
         # Stability only refines an optimal plan: keep time for the dive and the IP, and
         # stop pricing once the LP is within STABILITY_LP_GAP of its proven bound.
@@ -303,18 +368,28 @@ class _Run:
         lp = base + _ceil(cg.bound - paid) if math.isfinite(cg.bound) else trivial
         self.bound["stability"] = max(lp, trivial)
         self.control.check()  # the bound is kept even when the time limit hit the LP
-        goal = Goal(
-            "stability",
-            lower_bound=self.bound["stability"],
-            lines=lines,
-            cap=cap,
-            shortfall_cap=short_cap,
-            allow_shortfall=allow,
-        )
+        goal = dataclasses.replace(goal, lower_bound=self.bound["stability"])
         # Dive target in LP units: the restricted LP's own value (its bound when the LP
         # did not converge is lower, and a dive cannot price its way down to it).
         target = _ceil(cg.value) if cg.value is not None else None
         self._stage(goal, "stability", target=target)
+        self._bring_closer(goal)
+
+    def _bring_closer(self, goal: Goal) -> None:
+        """The best plan's lines moved closer to the current lines (local search), kept if
+        that lowers the changed rotations."""
+        ctx, best = self._context(), self.best
+        assert best is not None
+        t0 = time.monotonic()
+        budget = min(CLOSER_SHARE * self.plan.params.time_limit_s, self.control.remaining)
+        closer = bring_closer(ctx, best, goal.cap, t0 + budget)
+        value = evaluate(ctx, closer, goal)
+        if value is not None:
+            optimal = "stability" in self.bound and value <= self.bound["stability"]
+            self._keep("stability", closer, value, optimal=optimal)
+        self.timing["stability_closer"] = round(
+            self.timing.get("stability_closer", 0.0) + time.monotonic() - t0, 3
+        )
 
     def _stability_leaving_time_to_explain(self) -> None:
         """Stability under a deadline that keeps the explanations' budget: a stability stage
@@ -368,30 +443,28 @@ class _Run:
         assert self.master is not None
         return self.master
 
-    def _construct(self) -> bool:
-        """A greedy plan before any LP: the first answer, and phase 1's proof when found."""
-        ctx, master = self.ctx, self.master
-        assert ctx is not None and master is not None
+    def _construct(self) -> Constructed:
+        """The greedy lines before any LP; their patterns warm-start the LP either way."""
+        ctx, master = self._context(), self._master()
         t0 = time.monotonic()
         allow = self.plan.params.allow_shortfall
         budget = self.control.remaining - CONSTRUCT_MARGIN_S
         out = construct(ctx, self._best_line, budget, allow_shortfall=allow)
         self.timing["construct"] = round(time.monotonic() - t0, 3)
-        for p, cls in out.patterns:  # a warm start for the LP either way
+        for p, cls in out.patterns:
             master.add(Column(p, cls=cls))
-        if out.plan is None and out.short is not None:
-            out.plan = self._rescue(out.short)
-        if out.plan is None and out.short is not None:
-            out.plan = self._neighbourhoods(out.short)
-        if out.plan is None:
-            return False
-        for i, counts in enumerate([out.plan.generic, *out.plan.classes], -1):
-            for p in counts:  # the plan's own lines: they prove the lines LP feasible
+        return out
+
+    def _keep_first(self, found: Assignment) -> None:
+        """The first plan: the answer so far, and its lines prove the lines LP feasible."""
+        master = self._master()
+        for i, counts in enumerate([found.generic, *found.classes], -1):
+            for p in counts:
                 master.add(Column(p, cls=None if i < 0 else i))
+        allow = self.plan.params.allow_shortfall
         phase = "shortfall" if allow else "lines"
-        value = sum(out.plan.shortfall.values()) if allow else out.plan.lines
-        self._keep(phase, out.plan, value, optimal=False)
-        return True
+        value = sum(found.shortfall.values()) if allow else found.lines
+        self._keep(phase, found, value, optimal=False)
 
     def _rescue(self, short: Assignment) -> Assignment | None:
         """Greedy lines that leave a few minimums short: CP-SAT over the pool and the
@@ -497,7 +570,9 @@ class _Run:
                 work = max(1.0, IP_WORK_SHARE * self.plan.params.time_limit_s)
             else:
                 work = max(1.0, IP_WORK_SHARE * self.control.remaining)
-            out = solve_stage(ctx, master.columns, goal, self.control, found, phase, work)
+            out = _judged(
+                ctx, goal, solve_stage(ctx, master.columns, goal, self.control, found, phase, work)
+            )
             self.timing[f"{phase}_ip"] = round(time.monotonic() - t1, 3)
             worse = value is not None and out.value is not None and out.value > value
             if out.assignment is None or worse:
@@ -561,9 +636,10 @@ class _Run:
             )
         lines = _lines(ctx, best)
         loads = [ctx.fixed_load(ln.rotations) for ln in lines]
-        new = [ln.rotations for ln in lines if ln.source == "new"]
-        current = [ln.rotations for ln in ctx.plan.current_lines]
-        changed = changed_rotations(ctx.T, new, current)
+        new = {ln.label: ln.rotations for ln in lines if ln.source == "new"}
+        current = {ln.label: ln.rotations for ln in ctx.plan.current_lines}
+        pairing = pair_lines(ctx.T, new, current)
+        changed = paired_changes(ctx.T, new, current, pairing)
         shortfall = tuple(Shortfall(u, t, m) for (u, t), m in sorted(best.shortfall.items()))
         objective = Objective(
             shortfall=sum(s.missing for s in shortfall),
@@ -580,12 +656,17 @@ class _Run:
         bound = dict(self.bound)
         if "lines" in bound:
             bound["lines"] += ctx.fixed_lines  # report totals, like the objective
-        pairing = pair_lines(
-            ctx.T,
-            {ln.label: ln.rotations for ln in lines if ln.source == "new"},
-            {ln.label: ln.rotations for ln in ctx.plan.current_lines},
-        )
         return SolveResult(status, lines, objective, bound, explanation or [], stats, pairing)
+
+
+def _judged(ctx: Context, goal: Goal, out: StageResult) -> StageResult:
+    """The integer master's plan valued as the stage's goal values it (for stability, with
+    the lines paired optimally, not as the model's pair variables paired them)."""
+    if out.assignment is None:
+        return out
+    value = evaluate(ctx, out.assignment, goal)
+    proven = value is not None and value <= goal.lower_bound
+    return StageResult(out.assignment, value, out.bound, proven)
 
 
 def _cap_counts_out(ctx: Context, cap: int, lines: int, short_cap: int) -> bool:

@@ -38,6 +38,27 @@ def most_matches(term_count: int, new: Sequence[Line], current: Sequence[Line]) 
     return total
 
 
+def paired_changes(
+    term_count: int,
+    new: Mapping[str, Line],
+    current: Mapping[str, Line],
+    pairing: Mapping[str, str],
+) -> int:
+    """`changed_rotations` of lines already paired optimally by `pair_lines` (no second
+    pairing)."""
+    if not current:
+        return 0
+    base = term_count * max(len(new), len(current))
+    terms = range(1, term_count + 1)
+    same = sum(
+        1
+        for a, b in pairing.items()
+        for t in terms
+        if new[a].get(t) is not None and new[a].get(t) == current[b].get(t)
+    )
+    return base - same
+
+
 def pair_lines(
     term_count: int, new: Mapping[str, Line], current: Mapping[str, Line]
 ) -> dict[str, str]:

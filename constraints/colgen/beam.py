@@ -6,19 +6,21 @@ so every "at most" is checked as the line grows and every "at least" is pruned b
 the remaining terms can still add. States that reach the same term compete on the value of
 their rotations so far (their remaining terms are the same), and only the best `width` go on.
 
-It proves nothing: column generation calls it first and falls back to the exact CP-SAT
-pricing (`pricing.LineSearch`) only when the beam finds no improving line, so the proof that
-no column is left (and every bound) still comes from CP-SAT.
+It proves nothing: column generation calls it first for many columns, and the exact
+labelling (`labels.py`, CP-SAT where that gives up) gives the proof that no column is left.
+It walks the representatives of interchangeable rotations (`space.py`): one beam per fairness
+cap serves every line kind, each call choosing the members its kind may use.
 """
 
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from constraints.patterns import Context, Lock, Pattern
+from constraints.colgen.space import Choice, Space
+from constraints.patterns import Pattern
 from constraints.rotations import Rotation
 from constraints.rules import Distinct, PerGroup, Total
 
@@ -26,12 +28,17 @@ BEAM_WIDTH = 16  # states kept per term
 BEAM_BRANCH = 12  # best-valued valid extensions per state and term (plus what "at least" needs)
 BEAM_NEEDED = 3  # extra rotations per "at least" rule and term, best-valued first
 BEAM_COLUMNS = 100  # improving lines returned per call (many columns per round)
-BEAM_ROW_REUSE = 6  # returned lines sharing one unit-term, at most (diverse columns)
+# returned lines sharing one unit-term, at most (diverse columns), in a four-term year; in
+# proportion to the terms in longer years, whose lines share more unit-terms (13 terms: 20;
+# with 6 the lines LP of a 120-line 13-term plan got 6 lines a call and stalled)
+BEAM_ROW_REUSE = 6
+BEAM_VARIANTS = 2  # per rotation of a line found, lines with another member of its class
+BEAM_VARIED = 20  # lines found whose variants are offered (the best ones)
 
 
 class _State(NamedTuple):  # a tuple, not a frozen dataclass: millions are made per solve
     value: float
-    rotations: tuple[Rotation, ...]
+    path: tuple[int, ...]  # representatives taken so far
     totals: tuple[int, ...]  # per Total clause
     groups: dict[int, int]  # (PerGroup clause, key) index -> its sum so far (never mutated)
     seen: frozenset[int]  # (Distinct clause, key) indices touched
@@ -41,41 +48,38 @@ class _State(NamedTuple):  # a tuple, not a frozen dataclass: millions are made 
 
 @dataclass(frozen=True)
 class _Info:
-    """A rotation's contribution to every clause, precomputed once."""
+    """A representative's contribution to every clause, precomputed once."""
 
     measures: tuple[int, ...]
     groups: tuple[tuple[int, int, int], ...]  # (group index, measure, at most)
     distinct: tuple[tuple[int, int], ...]  # (clause, key index)
     load: int
+    span: int
 
 
 class BeamSearch:
-    """The beam for one line kind (a lock and a service-or-nights cap), built once."""
+    """The beam over a space's representatives for one service-or-nights cap, built once."""
 
-    def __init__(self, ctx: Context, *, lock: Lock = (), max_load: int | None = None) -> None:
-        self.ctx = ctx
-        locked = dict(lock)
-        self.totals: list[Total] = [c for c in ctx.clauses if isinstance(c, Total)]
-        self.groups: list[PerGroup] = [c for c in ctx.clauses if isinstance(c, PerGroup)]
-        self.distinct: list[Distinct] = [c for c in ctx.clauses if isinstance(c, Distinct)]
+    def __init__(self, space: Space, *, max_load: int | None = None) -> None:
+        self.space = space
+        self.T = space.ctx.T
+        clauses = space.clauses
+        self.totals: list[Total] = [c for c in clauses if isinstance(c, Total)]
+        self.groups: list[PerGroup] = [c for c in clauses if isinstance(c, PerGroup)]
+        self.distinct: list[Distinct] = [c for c in clauses if isinstance(c, Distinct)]
         self.cap = max_load
         self._keys: dict[tuple[int, str], int] = {}
-        self.by_start: dict[int, list[Rotation]] = {t: [] for t in ctx.plan.ordinals}
-        for r in ctx.candidates:
-            if any(t in locked and locked[t] != r.unit.code for t in r.terms):
-                continue
-            if not locked and any(ctx.hi[(r.unit.code, t)] <= 0 for t in r.terms):
-                continue
+        self.by_start: dict[int, list[int]] = {t: [] for t in range(1, self.T + 1)}
+        for i, r in enumerate(space.reps):
             if max_load is not None and r.unit.is_service_or_nights and max_load < 1:
                 continue
-            self.by_start[r.start].append(r)
-        self.locked = locked
-        self.info = {id(r): self._info(r) for rs in self.by_start.values() for r in rs}
+            self.by_start[r.start].append(i)
+        self.info = [self._info(r) for r in space.reps]
         self.at_most = [(k, c.at_most) for k, c in enumerate(self.totals) if c.at_most is not None]
         self.at_least = [
             (k, c.at_least) for k, c in enumerate(self.totals) if c.at_least is not None
         ]
-        self.rest = self._most_from(ctx)
+        self.rest = self._most_from()
 
     def _info(self, r: Rotation) -> _Info:
         keys = self._keys
@@ -88,53 +92,35 @@ class BeamSearch:
             (k, keys.setdefault((-1 - k, c.key(r)), len(keys))) for k, c in enumerate(self.distinct)
         )
         measures = tuple(c.measure(r) for c in self.totals)
-        return _Info(measures, groups, distinct, int(r.unit.is_service_or_nights))
+        return _Info(measures, groups, distinct, int(r.unit.is_service_or_nights), len(r.terms))
 
-    def _most_from(self, ctx: Context) -> list[list[int]]:
+    def _most_from(self) -> list[list[int]]:
         """rest[t-1][i]: the most of Total i that terms t..T can still add (ignoring rules)."""
-        T = ctx.T
+        T = self.T
         rest = [[0] * len(self.totals) for _ in range(T + 2)]
         for t in range(T, 0, -1):
-            for i, c in enumerate(self.totals):
+            for i in range(len(self.totals)):
                 best = 0
-                for r in self.by_start[t]:
-                    best = max(best, c.measure(r) + rest[t + len(r.terms) - 1][i])
+                for rep in self.by_start[t]:
+                    info = self.info[rep]
+                    best = max(best, info.measures[i] + rest[t + info.span - 1][i])
                 rest[t - 1][i] = max(best, 0) if self.by_start[t] else rest[t][i]
         return rest
 
-    def price(
-        self,
-        values: Mapping[tuple[str, int], float],
-        constant: float,
-        eps: float,
-        starts: Mapping[tuple[str, int], float] | None = None,
-    ) -> list[tuple[Pattern, float]]:
-        """Up to BEAM_COLUMNS valid patterns whose value exceeds `eps`, best first.
-
-        A line's value is the sum of `values` over its unit-terms plus `constant`, plus
-        `starts[(unit, first term)]` for each rotation (the constructive plan's six-month
-        starts)."""
-        ctx = self.ctx
-        T = ctx.T
-        bonus = starts or {}
-        gains = {
-            id(r): sum(values.get((r.unit.code, t), 0.0) for t in r.terms)
-            + bonus.get((r.unit.code, r.start), 0.0)
-            for rs in self.by_start.values()
-            for r in rs
-        }
-
-        def gain(r: Rotation) -> float:
-            return gains[id(r)]
-
-        ranked: dict[int, list[Rotation]] = {}
-        needed: dict[int, list[Rotation]] = {}
-        for t, rs in self.by_start.items():
-            ranked[t] = sorted(rs, key=gain, reverse=True)
-            extra: list[Rotation] = []
-            for c in self.totals:
+    def price(self, choice: Choice, constant: float, eps: float) -> list[tuple[Pattern, float]]:
+        """Up to BEAM_COLUMNS valid lines whose value exceeds `eps`, best first: a line's
+        value is its representatives' gains in `choice` plus `constant`."""
+        T = self.T
+        gain: list[float] = choice.gain.tolist()  # Python floats: the loops below are Python
+        ranked: dict[int, list[int]] = {}
+        needed: dict[int, list[int]] = {}
+        for t, reps in self.by_start.items():
+            live = [i for i in reps if gain[i] > -math.inf]
+            ranked[t] = sorted(live, key=gain.__getitem__, reverse=True)
+            extra: list[int] = []
+            for k, c in enumerate(self.totals):
                 if c.at_least:
-                    extra += [r for r in ranked[t] if c.measure(r) > 0][:BEAM_NEEDED]
+                    extra += [i for i in ranked[t] if self.info[i].measures[k] > 0][:BEAM_NEEDED]
             needed[t] = extra
         empty = _State(
             constant,
@@ -156,53 +142,52 @@ class BeamSearch:
         out: list[tuple[Pattern, float]] = []
         seen_p: set[Pattern] = set()
         uses: dict[tuple[str, int], int] = {}
-        for s in done:  # best first, skipping lines whose unit-terms the chosen ones crowd
-            units: dict[int, str] = {}
-            for r in s.rotations:
-                for tt in r.terms:
-                    units[tt] = r.unit.code
-            p = tuple(units[tt] for tt in ctx.plan.ordinals)
-            rows = [(u, t) for t, u in enumerate(p, 1)]
-            if p in seen_p or (out and any(uses.get(k, 0) >= BEAM_ROW_REUSE for k in rows)):
-                continue
-            seen_p.add(p)
-            out.append((p, s.value))
-            for k in rows:
-                uses[k] = uses.get(k, 0) + 1
-            if len(out) >= BEAM_COLUMNS:
-                break
-        return out
+        reuse = math.ceil(BEAM_ROW_REUSE * T / 4)
+        for n, s in enumerate(done):  # best first, skipping lines the chosen ones crowd
+            variants = BEAM_VARIANTS if n < BEAM_VARIED else 0
+            for p, value in self.space.variants(s.path, s.value, choice, eps, variants):
+                rows = [(u, t) for t, u in enumerate(p, 1)]
+                if p in seen_p or (out and any(uses.get(r, 0) >= reuse for r in rows)):
+                    continue
+                seen_p.add(p)
+                out.append((p, value))
+                for r in rows:
+                    uses[r] = uses.get(r, 0) + 1
+                if len(out) >= BEAM_COLUMNS:
+                    return sorted(out, key=lambda pv: pv[1], reverse=True)
+        return sorted(out, key=lambda pv: pv[1], reverse=True)
 
     def _grow(
         self,
         s: _State,
         t: int,
-        ranked: list[Rotation],
-        needed: list[Rotation],
-        gain: Callable[[Rotation], float],
+        ranked: list[int],
+        needed: list[int],
+        gain: list[float],
         buckets: dict[int, list[_State]],
     ) -> None:
         """State s's best BEAM_BRANCH valid extensions at term t (scanning the ranked
-        rotations until that many pass the rules: a fixed top-k would leave a state whose
-        best units its "at most" rules forbid with none), plus the ones "at least" needs."""
+        representatives until that many pass the rules: a fixed top-k would leave a state
+        whose best units its "at most" rules forbid with none), plus the ones "at least"
+        needs."""
         grown = 0
         tried: set[int] = set()
-        for r in ranked:
-            tried.add(id(r))
-            nxt = self._extend(s, r, gain(r), t)
+        for rep in ranked:
+            tried.add(rep)
+            nxt = self._extend(s, rep, gain[rep], t)
             if nxt is not None:
-                buckets[t + len(r.terms)].append(nxt)
+                buckets[t + self.info[rep].span].append(nxt)
                 grown += 1
                 if grown >= BEAM_BRANCH:
                     break
-        for r in needed:
-            if id(r) not in tried:
-                nxt = self._extend(s, r, gain(r), t)
+        for rep in needed:
+            if rep not in tried:
+                nxt = self._extend(s, rep, gain[rep], t)
                 if nxt is not None:
-                    buckets[t + len(r.terms)].append(nxt)
+                    buckets[t + self.info[rep].span].append(nxt)
 
-    def _extend(self, s: _State, r: Rotation, g: float, t: int) -> _State | None:
-        info = self.info[id(r)]
+    def _extend(self, s: _State, rep: int, g: float, t: int) -> _State | None:
+        info = self.info[rep]
         load = s.load + info.load
         if self.cap is not None and load > self.cap:
             return None
@@ -210,7 +195,7 @@ class BeamSearch:
         for k, most in self.at_most:
             if totals[k] > most:
                 return None
-        rest = self.rest[t + len(r.terms) - 1]
+        rest = self.rest[t + info.span - 1]
         for k, least in self.at_least:
             if totals[k] + rest[k] < least:
                 return None
@@ -230,21 +215,15 @@ class BeamSearch:
                 if key not in seen:
                     counts[k] += 1
                     new.add(key)
-            left = self.ctx.T - (t + len(r.terms) - 1)
+            left = self.T - (t + info.span - 1)
             for k, c in enumerate(self.distinct):
                 if counts[k] + left < c.at_least:
                     return None
             seen, distinct = seen | new, tuple(counts)
-        return _State(s.value + g, (*s.rotations, r), totals, groups, seen, distinct, load)
+        return _State(s.value + g, (*s.path, rep), totals, groups, seen, distinct, load)
 
     def _complete(self, s: _State) -> bool:
         for k, c in enumerate(self.totals):
             if c.at_least is not None and s.totals[k] < c.at_least:
                 return False
-        for k, d in enumerate(self.distinct):
-            if s.distinct[k] < d.at_least:
-                return False
-        for t, u in self.locked.items():
-            if not any(r.unit.code == u and t in r.terms for r in s.rotations):
-                return False
-        return True
+        return all(s.distinct[k] >= d.at_least for k, d in enumerate(self.distinct))

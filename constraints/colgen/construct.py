@@ -93,8 +93,9 @@ def construct(
             return out
         least = _least_load(ctx, left, ctx.max_generic - lines)
         took = 0
+        top = _top_need(left)
         for p, value in price((), *_values(ctx, left), COVERS_SOMETHING, least):
-            if took and _worth(ctx, p, left) < BATCH_KEEP * value:
+            if took and _worth(ctx, p, left, top) < BATCH_KEEP * value:
                 continue  # the lines taken before it in this batch covered its need
             k = _take(ctx, p, left, ctx.max_generic - lines, covering=True)
             if k <= 0:
@@ -201,25 +202,31 @@ def _least_load(ctx: Context, left: _Left, lines_left: int) -> int:
 
 def _values(ctx: Context, left: _Left) -> tuple[Values, Values]:
     """Row values and six-month start bonuses for the beam, from what is left."""
-    top = max(left.need.values(), default=0) or 1
-    rows: Values = {}
-    for k, room in left.room.items():
-        need = left.need.get(k, 0)
-        if room <= 0:
-            rows[k] = CLOSED
-        elif need > 0:
-            rows[k] = 1.0 + NEED_BONUS * need / top + RATIONED_BONUS * (k[0] in left.rationed)
-        else:
-            rows[k] = -SCARCE / room
+    top = _top_need(left)
+    rows = {k: _row_value(left, k, top) for k in left.room}
     starts = {k: START_VALUE for k, v in left.starts.items() if v > 0}
     return rows, starts
 
 
-def _worth(ctx: Context, p: Pattern, left: _Left) -> float:
-    """Line p's value for what is left now (the beam's value, recomputed)."""
-    rows, starts = _values(ctx, left)
-    value = sum(rows.get((u, t), 0.0) for t, u in enumerate(p, 1))
-    return value + sum(starts.get(k, 0.0) for k in _rotations(ctx, p))
+def _top_need(left: _Left) -> int:
+    return max(left.need.values(), default=0) or 1
+
+
+def _row_value(left: _Left, k: tuple[str, int], top: int) -> float:
+    room = left.room[k]
+    need = left.need.get(k, 0)
+    if room <= 0:
+        return CLOSED
+    if need > 0:
+        return 1.0 + NEED_BONUS * need / top + RATIONED_BONUS * (k[0] in left.rationed)
+    return -SCARCE / room
+
+
+def _worth(ctx: Context, p: Pattern, left: _Left, top: int) -> float:
+    """Line p's value for what is left now (the beam's value, recomputed on its own rows;
+    `top`: the largest need when the batch was priced)."""
+    value = sum(_row_value(left, (u, t), top) for t, u in enumerate(p, 1))
+    return value + sum(START_VALUE for k in _rotations(ctx, p) if left.starts.get(k, 0) > 0)
 
 
 def _rotations(ctx: Context, p: Pattern) -> list[tuple[str, int]]:

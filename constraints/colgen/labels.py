@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from constraints.patterns import Context, Lock, Pattern
+from constraints.colgen.space import Space
 from constraints.rotations import Rotation
-from constraints.rules import Distinct, PerGroup, Total
+from constraints.rules import Clause, Distinct, PerGroup, Total
 
 LABEL_NODE_LIMIT = 10_000  # labels expanded per call before the proof goes back to CP-SAT
 LABEL_STATE_LIMIT = 20_000  # resource states per term beyond which the plan has no labelling
@@ -49,9 +48,12 @@ LAGRANGE_SCALE = 1.0
 NEG = -np.inf
 
 
+Path = tuple[int, ...]  # representatives of a line, in term order
+
+
 @dataclass(frozen=True)
-class LabelOutcome:
-    found: list[tuple[Pattern, float]]  # best first, each above the threshold
+class SearchOutcome:
+    found: list[tuple[Path, float]]  # best first, each above the threshold
     bound: float  # valid upper bound on the best line's value
     optimal: bool  # the search finished: `bound` is the exact optimum (or <= threshold)
     nodes: int
@@ -80,34 +82,23 @@ class _Resource:
 
 
 class LabelSearch:
-    """Labelling for one line kind (a lock and a service-or-nights cap), built once."""
+    """Labelling over a space's representatives for one service-or-nights cap, built once;
+    every line kind (lock) searches with it, through the gains its call chose."""
 
-    def __init__(self, ctx: Context, *, lock: Lock = (), max_load: int | None = None) -> None:
-        self.ctx = ctx
-        T = self.T = ctx.T
-        locked = dict(lock)
-        rots: list[Rotation] = []
-        for r in ctx.candidates:  # the same candidate filter as the CP-SAT model and the beam
-            if any(t in locked and locked[t] != r.unit.code for t in r.terms):
-                continue
-            if not locked and any(ctx.hi[(r.unit.code, t)] <= 0 for t in r.terms):
-                continue
-            if max_load is not None and r.unit.is_service_or_nights and max_load < 1:
-                continue
-            rots.append(r)
-        self.rotations = rots
+    def __init__(self, space: Space, *, max_load: int | None = None) -> None:
+        self.space = space
+        T = self.T = space.ctx.T
+        rots = self.rotations = space.reps
         self.by_start: list[np.ndarray] = [
             np.array([i for i, r in enumerate(rots) if r.start == t], dtype=np.int64)
             for t in range(1, T + 1)
         ]
-        self.resources = self._resources(ctx, rots, max_load)
-        self._rules(ctx, rots)
+        self.resources = self._resources(space.clauses, rots, max_load)
+        self._rules(space.clauses, rots)
         self.available = True
         self.gave_up = 0  # searches cut short by the node limit
         self.calls = 0
         self._build_states()
-        self._rows = [[(r.unit.code, t) for t in r.terms] for r in rots]  # unit-terms covered
-        self._index_rows()
 
     @property
     def worth_it(self) -> bool:
@@ -116,9 +107,11 @@ class LabelSearch:
         return not (many and self.gave_up > LABEL_GIVE_UP_SHARE * self.calls)
 
     # --- the clauses ---------------------------------------------------------------------
-    def _resources(self, ctx: Context, rots: list[Rotation], cap: int | None) -> list[_Resource]:
+    def _resources(
+        self, clauses: list[Clause], rots: list[Rotation], cap: int | None
+    ) -> list[_Resource]:
         out = []
-        for c in ctx.clauses:
+        for c in clauses:
             if not isinstance(c, Total) or (c.at_least is None and c.at_most is None):
                 continue
             m = np.array([c.measure(r) for r in rots], dtype=np.int64)
@@ -130,11 +123,11 @@ class LabelSearch:
             out.append(_Resource(m, cap, cap, 0))
         return out
 
-    def _rules(self, ctx: Context, rots: list[Rotation]) -> None:
+    def _rules(self, clauses: list[Clause], rots: list[Rotation]) -> None:
         """Per rotation: its PerGroup contributions and Distinct keys (small integer ids)."""
         keys: dict[tuple[int, str], int] = {}
-        groups = [c for c in ctx.clauses if isinstance(c, PerGroup)]
-        distinct = [c for c in ctx.clauses if isinstance(c, Distinct)]
+        groups = [c for c in clauses if isinstance(c, PerGroup)]
+        distinct = [c for c in clauses if isinstance(c, Distinct)]
         self.distinct_least = [d.at_least for d in distinct]
         self.group_info: list[tuple[tuple[int, int, int], ...]] = []
         self.distinct_info: list[tuple[tuple[int, int], ...]] = []
@@ -243,25 +236,6 @@ class LabelSearch:
         return out
 
     # --- pricing ------------------------------------------------------------------------
-    def _index_rows(self) -> None:
-        keys = sorted({k for rows in self._rows for k in rows})
-        self.row_keys = keys
-        where = {k: i for i, k in enumerate(keys)}
-        self._entry_rot = np.array(
-            [r for r, rows in enumerate(self._rows) for _ in rows], dtype=np.int64
-        )
-        self._entry_row = np.array([where[k] for rows in self._rows for k in rows], dtype=np.int64)
-        self.covering: dict[tuple[str, int], np.ndarray] = {
-            k: self._entry_rot[self._entry_row == i] for i, k in enumerate(keys)
-        }
-
-    def gains(self, values: Mapping[tuple[str, int], float]) -> np.ndarray:
-        """Per rotation: the sum of `values` over the unit-terms it covers."""
-        vals = np.array([values.get(k, 0.0) for k in self.row_keys])
-        return np.bincount(
-            self._entry_rot, weights=vals[self._entry_row], minlength=len(self.rotations)
-        )
-
     def upper(self, gain: np.ndarray) -> list[np.ndarray]:
         """ub[t][s]: the most terms t..T can add from resource state s (relaxation); each
         array ends with a dead sentinel (-inf)."""
@@ -277,24 +251,6 @@ class LabelSearch:
             ub[t] = np.append(best, NEG)
         return ub
 
-    def price(
-        self,
-        values: Mapping[tuple[str, int], float],
-        constant: float,
-        eps: float,
-        *,
-        k: int = 1,
-        floor: float | None = None,
-        node_limit: int = LABEL_NODE_LIMIT,
-    ) -> LabelOutcome:
-        """The best `k` valid lines whose value (row values plus `constant`) exceeds `eps`.
-
-        `floor`: the value of a line known to exist (e.g. the beam's best): lines at or below
-        it are not searched for."""
-        return self.search(
-            self.gains(values), constant, eps, k=k, floor=floor, node_limit=node_limit
-        )
-
     def search(
         self,
         gain: np.ndarray,
@@ -304,8 +260,11 @@ class LabelSearch:
         k: int = 1,
         floor: float | None = None,
         node_limit: int = LABEL_NODE_LIMIT,
-    ) -> LabelOutcome:
-        """`price` on per-rotation gains (see `gains`)."""
+    ) -> SearchOutcome:
+        """The best `k` valid lines whose value (gains along the line plus `constant`)
+        exceeds `eps`, as paths of representatives, best first. `floor`: the value of a line
+        known to exist (e.g. the beam's best): lines at or below it are not searched for.
+        Representatives with gain -inf are never taken (the kind may not use them)."""
         if not self.available:
             raise RuntimeError("no labelling for this plan: its resource states are too many")
         self.calls += 1
@@ -315,7 +274,7 @@ class LabelSearch:
         penalised, ub = relaxed.gains, relaxed.upper
         root = min(relaxed.root, float(plain[1][0]) + constant) if len(self.states[1]) else NEG
         if root <= start:  # the relaxation already proves it
-            return LabelOutcome([], root, True, 0)
+            return SearchOutcome([], root, True, 0)
         T = self.T
         least = self.distinct_least
         charge = relaxed.multipliers
@@ -337,7 +296,7 @@ class LabelSearch:
                     for t, s, v, room, *_ in stack
                 )
                 best = max(rest, threshold, max((h[0] for h in heap), default=NEG))
-                return LabelOutcome(self._patterns(heap), min(best, root), False, nodes)
+                return SearchOutcome(self._patterns(heap), min(best, root), False, nodes)
             t, s, v, room, groups, keys, counts, path = stack.pop()
             if v + min(room + ub[t][s], plain[t][s]) <= threshold:
                 continue
@@ -368,7 +327,7 @@ class LabelSearch:
                     label = (to, ns, v + float(gain[r]), room - paid, *child, (*path, r))
                     stack.append(label)
         found = self._patterns(heap)
-        return LabelOutcome(found, found[0][1] if found else min(root, start), True, nodes)
+        return SearchOutcome(found, found[0][1] if found else min(root, start), True, nodes)
 
     def _tightened(self, gain: np.ndarray, constant: float, start: float) -> _Relaxed:
         """The lowest bound a few subgradient steps on the PerGroup multipliers reach.
@@ -454,13 +413,5 @@ class LabelSearch:
                 return None
         return groups, keys, counts
 
-    def _patterns(self, heap: list[tuple[float, tuple[int, ...]]]) -> list[tuple[Pattern, float]]:
-        out = []
-        for v, path in sorted(heap, reverse=True):
-            units: dict[int, str] = {}
-            for r in path:
-                rot = self.rotations[r]
-                for t in rot.terms:
-                    units[t] = rot.unit.code
-            out.append((tuple(units[t] for t in range(1, self.T + 1)), v))
-        return out
+    def _patterns(self, heap: list[tuple[float, tuple[int, ...]]]) -> list[tuple[Path, float]]:
+        return [(path, v) for v, path in sorted(heap, reverse=True)]

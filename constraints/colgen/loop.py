@@ -18,10 +18,12 @@ import numpy as np
 
 from constraints.colgen.beam import BeamSearch
 from constraints.colgen.control import Control
+from constraints.colgen.kinds import KindBeam, KindLabels, KindModel
 from constraints.colgen.labels import LabelSearch
 from constraints.colgen.master import Column, Duals, Master
 from constraints.colgen.pairprice import PairPricer, knapsack_penalty
 from constraints.colgen.pricing import SCALE, LineSearch
+from constraints.colgen.space import Space
 from constraints.colgen.tolerance import TOL
 from constraints.patterns import Context, Lock, Pattern
 
@@ -36,35 +38,37 @@ class CgOutcome:
 
 
 class Pricers:
-    """One-line models cached by (lock, cap): building posts every clause once."""
+    """The searches of one solve, built once per service-or-nights cap over the shared
+    rotation space and handed out per line kind (a lock, a cap)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._cache: dict[tuple, LineSearch] = {}
-        self._beams: dict[tuple, BeamSearch] = {}
-        self._labels: dict[tuple, LabelSearch | None] = {}
+        self.space = Space.of(ctx)
+        self._models: dict[int | None, LineSearch] = {}
+        self._beams: dict[int | None, BeamSearch] = {}
+        self._labels: dict[int | None, LabelSearch | None] = {}
         self._pairs: PairPricer | None = None
 
-    def get(self, lock=(), cap=None) -> LineSearch:
-        key = (lock, cap)
-        if key not in self._cache:
-            self._cache[key] = LineSearch(self.ctx, lock=lock, max_load=cap)
-        return self._cache[key]
+    def get(self, lock: Lock = (), cap: int | None = None) -> KindModel:
+        if cap not in self._models:
+            self._models[cap] = LineSearch(self.space, max_load=cap)
+        return KindModel(self.space, self.space.allowed(lock), self._models[cap])
 
-    def beam(self, lock=(), cap=None) -> BeamSearch:
-        key = (lock, cap)
-        if key not in self._beams:
-            self._beams[key] = BeamSearch(self.ctx, lock=lock, max_load=cap)
-        return self._beams[key]
+    def beam(self, lock: Lock = (), cap: int | None = None) -> KindBeam:
+        if cap not in self._beams:
+            self._beams[cap] = BeamSearch(self.space, max_load=cap)
+        return KindBeam(self.space, self.space.allowed(lock), self._beams[cap])
 
-    def labels(self, lock=(), cap=None) -> LabelSearch | None:
-        """The exact labelling for this kind, or None where the plan has too many states."""
-        key = (lock, cap)
-        if key not in self._labels:
-            search = LabelSearch(self.ctx, lock=lock, max_load=cap)
-            self._labels[key] = search if search.available else None
-        kept = self._labels[key]
-        return kept if kept is not None and kept.worth_it else None
+    def labels(self, lock: Lock = (), cap: int | None = None) -> KindLabels | None:
+        """The exact labelling for this kind, or None where the plan has too many states
+        or its searches give up too often to be worth a call."""
+        if cap not in self._labels:
+            search = LabelSearch(self.space, max_load=cap)
+            self._labels[cap] = search if search.available else None
+        kept = self._labels[cap]
+        if kept is None or not kept.worth_it:
+            return None
+        return KindLabels(self.space, self.space.allowed(lock), kept)
 
     def pairs(self, master: Master) -> PairPricer:
         if self._pairs is None:
@@ -111,6 +115,11 @@ def _improves(master: Master, duals: Duals, col: Column) -> bool:
     return _value(master.ctx, duals, col.pattern, _constant(master, duals, col.cls)) > TOL
 
 
+# Columns the labelling returns per partially locked class and round (a class holds a few
+# lines; the generic kind gets the beam's many columns)
+CLASS_COLUMNS = 3
+
+
 def _price_kinds(
     master: Master,
     pricers: Pricers,
@@ -120,29 +129,31 @@ def _price_kinds(
     phase: str,
     beam: bool,
 ) -> _Priced:
-    """Beam first (many columns), then the exact labelling (the bound, and whatever better
-    line the beam missed); CP-SAT only where the labelling is unavailable or gave up with
-    nothing found."""
+    """Beam first for generic lines (many columns), then the exact labelling (the bound, and
+    whatever better line the beam missed); CP-SAT only where the labelling is unavailable or
+    gave up with nothing found. Classes go to the labelling alone when it is there."""
     ctx, stage = master.ctx, master.stage
     error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
     out = _Priced([], 0.0, [], True, 0)
+    gains = pricers.space.member_gains(duals.rows)  # one dual vector: every kind shares it
     for lock, cls, mult in jobs:
         const = _constant(master, duals, cls)
         best = None  # the best value a column of this kind is known to reach
         found: list[Pattern] = []
-        if beam:
-            quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL)
+        labels = pricers.labels(lock, stage.cap)
+        if beam and (cls is None or labels is None):
+            quick = pricers.beam(lock, stage.cap).price(duals.rows, const, TOL, gains=gains)
             found += [p for p, _ in quick]
             best = quick[0][1] if quick else None
-        labels = pricers.labels(lock, stage.cap)
         proven = False
         if labels is not None:
-            exact = labels.price(duals.rows, const, TOL, floor=best)
+            k = 1 if cls is None else CLASS_COLUMNS
+            exact = labels.price(duals.rows, const, TOL, k=k, floor=best, gains=gains)
             found += [p for p, _ in exact.found]
             bound, proven = exact.bound, exact.optimal
         if labels is None or (not proven and not found):
             cp = pricers.get(lock=lock, cap=stage.cap).price(
-                control, duals.rows, const, phase=phase
+                control, duals.rows, const, phase=phase, gains=gains
             )
             out.prices += 1
             found += [f.pattern for f in cp.found if _value(ctx, duals, f.pattern, const) > TOL]
@@ -154,6 +165,13 @@ def _price_kinds(
             out.penalty += mult * max(0.0, bound)
         out.columns += [(Column(p, cls=cls), const) for p in found]
     return out
+
+
+def gap_closed(value: float, bound: float) -> bool:
+    """Integer objectives: once ceil(value) <= ceil(bound), the LP cannot lead to a better
+    integer value. No bound yet (-inf: every pricing call of a kind timed out with nothing,
+    as under load near the time limit) closes nothing; math.ceil(-inf) would raise."""
+    return math.isfinite(bound) and math.ceil(value - TOL) <= math.ceil(bound - TOL)
 
 
 def generate(
@@ -173,6 +191,7 @@ def generate(
     reserve_s: float | None = None,
     beam: bool = True,
     smoothing: float = SMOOTHING,
+    known_bound: float = -math.inf,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
@@ -180,13 +199,15 @@ def generate(
     `stop_above`, as soon as the proven bound exceeds it (phase 1: infeasibility proven); with
     `close_enough(value, bound)`, as soon as it says the proven bound is close enough.
     `reserve_s` is a wall-clock safety net kept in both modes: stop while that much of the
-    time limit is left for the stages after this one (only a slow machine reaches it)."""
+    time limit is left for the stages after this one (only a slow machine reaches it).
+    `known_bound`: a lower bound proven otherwise (counting), which the returned bound never
+    falls below and which closes the gap as soon as the LP reaches it."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
     error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
     generic_mult = (stage.lines or (0, ctx.max_generic))[1]
     value: float | None = None
-    bound = -math.inf
+    bound = known_bound
     center: Duals | None = None  # the duals of the best bound so far (smoothing)
     rounds, prices = 0, 0.0
     wall_budget = None if control.deterministic else budget_s
@@ -237,6 +258,7 @@ def generate(
                 max_calls=left,
                 generic=generic_gain[0][0] if generic_gain else math.inf,
                 labels=pricers.labels(cap=stage.cap),
+                keep_s=reserve_s,
             )
             prices += pp.priced
             added += pp.added
@@ -247,25 +269,27 @@ def generate(
         penalty = pr.penalty + knapsack_penalty(generic_gain, generic_mult)
         if exact and at is duals and value - penalty > bound:
             bound, center = value - penalty, duals
-        control.report(phase, value, bound if bound > -math.inf else None)
-        integral_gap_closed = exact and math.ceil(value - TOL) <= math.ceil(bound - TOL)
-        proven = stop_above is not None and bound > stop_above
+        best = max(bound, known_bound)
+        control.report(phase, value, best if best > -math.inf else None)
+        integral_gap_closed = gap_closed(value, known_bound) or (exact and gap_closed(value, bound))
+        proven = stop_above is not None and best > stop_above
         if not added or integral_gap_closed or proven:  # integer objectives: ceil(bound) is final
             converged = exact and pr.proven and not added
             return CgOutcome(
                 value,
-                max(bound, value) if converged or integral_gap_closed else bound,
+                max(best, value) if converged or integral_gap_closed else best,
                 converged,
                 rounds,
                 time.monotonic() - started,
             )
-    return CgOutcome(value, bound, False, rounds, time.monotonic() - started)
+    return CgOutcome(value, max(bound, known_bound), False, rounds, time.monotonic() - started)
 
 
 # A dive step rounds up this share of the LP's fractional columns at once (largest
 # fractions first): 1000-line plans have ~600 fractional columns, and one round-up per LP
 # solve took ~240 solves. A batch that fails is retried with half the share.
 DIVE_ROUND_SHARE = 0.1
+DIVE_PAIR_SHARE = 0.05  # the same for stability pair columns (see `dive`)
 
 
 def dive(
@@ -293,10 +317,11 @@ def dive(
     """
     stack: list[tuple[tuple, list[int], int]] = []  # (bounds before, columns, first's floor)
     backtracks = 0
-    # Stability dives round one pair at a time: a pair column's round-up fills its current
-    # pattern's row, so batches of them crowd each other out (a 112-line plan ended one
-    # change above its proven optimum, which the single round-ups reach).
-    share = 0.0 if master.stage.pairing else round_share
+    # Stability dives round fewer pair columns at once: a pair column's round-up fills its
+    # current pattern's row, so large batches crowd each other out (a 112-line plan ended one
+    # change above its proven optimum); one at a time took hundreds of LP solves at 1000
+    # lines and never finished (xl_pgy2_current_locked), 5% reaches 537 there.
+    share = DIVE_PAIR_SHARE if master.stage.pairing else round_share
     try:
         while not control.stopped:
             cg = generate(

@@ -10,6 +10,7 @@ change objective coefficients and bounds; `duals()` feeds the pricing models.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
@@ -69,9 +70,11 @@ class Duals:
 
 
 class Master:
-    def __init__(self, ctx: Context, deadline: float | None = None) -> None:
+    def __init__(self, ctx: Context, deadline: Callable[[], float] | None = None) -> None:
         self.ctx = ctx
-        self.deadline = deadline  # time.monotonic() at which a solve stops (the time limit)
+        # when a solve must stop, as time.monotonic(): read at each solve, because the
+        # solver moves its deadline (the stability stage ends before the explanations)
+        self.deadline = deadline
         s = pywraplp.Solver.CreateSolver("GLOP")
         self.s = s
         self.min_rows = {k: s.Constraint(ctx.lo[k], INF, f"min{k}") for k in ctx.rows}
@@ -214,7 +217,7 @@ class Master:
             self.s.SetSolverSpecificParametersAsString(params)
             self._params = params
         if self.deadline is not None:  # a wall-clock safety net: one solve can take seconds
-            self.s.SetTimeLimit(max(round(1000 * (self.deadline - time.monotonic())), 1))
+            self.s.SetTimeLimit(max(round(1000 * (self.deadline() - time.monotonic())), 1))
         status = self.s.Solve()
         if status != pywraplp.Solver.OPTIMAL:
             return None

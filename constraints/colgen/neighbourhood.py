@@ -25,7 +25,8 @@ from ortools.sat.python import cp_model
 
 from constraints.colgen.control import Control
 from constraints.colgen.intmaster import Assignment
-from constraints.patterns import Context, Lock, Pattern
+from constraints.colgen.pricing import line_choices
+from constraints.patterns import Context, Pattern
 
 NEIGHBOURHOOD_LINES = 4  # lines freed per step, to start with (small ones solve in ms)
 NEIGHBOURHOOD_MAX_LINES = 32  # ... doubled after steps that find nothing, up to this
@@ -164,9 +165,11 @@ def _resolve(
     for i in chosen:
         line = lines[i]
         lock = ctx.classes[line.cls].lock if line.cls is not None else ()
-        choices = _line_model(ctx, m, lock, line.pattern)
+        choices = line_choices(ctx, m, lock)
         if choices is None:
             return None
+        for r, x in choices if line.pattern else ():  # start from the line as it is
+            m.add_hint(x, all(line.pattern[t - 1] == r.unit.code for t in r.terms))
         models.append(choices)
         for r, x in choices:
             for t in r.terms:
@@ -195,29 +198,6 @@ def _resolve(
         units = {t: r.unit.code for r, x in choices if out.solver.boolean_value(x) for t in r.terms}
         new.append(_Line(lines[i].cls, tuple(units[t] for t in ctx.plan.ordinals)))
     return new
-
-
-def _line_model(ctx: Context, m: cp_model.CpModel, lock: Lock, hint: Pattern):
-    """One line's choices (rotation, Boolean) in model m, with its lock and every rule."""
-    locked = dict(lock)
-    choices = []
-    for r in ctx.candidates:
-        if any(t in locked and locked[t] != r.unit.code for t in r.terms):
-            continue
-        if any(ctx.hi.get((r.unit.code, t), 0) <= 0 and t not in locked for t in r.terms):
-            continue
-        x = m.new_bool_var("")
-        if hint:
-            m.add_hint(x, all(hint[t - 1] == r.unit.code for t in r.terms))
-        choices.append((r, x))
-    for t in ctx.plan.ordinals:
-        covering = [x for r, x in choices if t in r.terms]
-        if not covering:
-            return None
-        m.add_exactly_one(covering)
-    for clause in ctx.clauses:
-        clause.post(m, choices)
-    return choices
 
 
 def _assignment(ctx: Context, lines: list[_Line]) -> Assignment:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constraints.colgen.control import Control
-from constraints.colgen.labels import LabelSearch
+from constraints.colgen.kinds import KindLabels, KindModel
 from constraints.colgen.master import Column, Duals, Master
-from constraints.colgen.pricing import SCALE, LineSearch
+from constraints.colgen.pricing import SCALE
 from constraints.colgen.tolerance import TOL
 from constraints.patterns import Pattern
 
@@ -161,7 +161,7 @@ class PairPricer:
 
     def price(
         self,
-        search: LineSearch,
+        search: KindModel,
         control: Control,
         duals: Duals,
         constant: float,
@@ -171,11 +171,13 @@ class PairPricer:
         max_calls: float | None,
         generic: float = np.inf,
         tries: int = 30,
-        labels: LabelSearch | None = None,
+        labels: KindLabels | None = None,
+        keep_s: float | None = None,
     ) -> PairRound:
         """`generic`: a proven bound on the best generic column's reduced value this round.
         `labels`: the exact labelling for generic lines; each q it settles needs no CP-SAT
-        call (it takes LABEL_WORK of the budget `max_calls`)."""
+        call (it takes LABEL_WORK of the budget `max_calls`). `keep_s`: stop while this much
+        of the time limit is left (the stages after this one need it)."""
         ctx, master = self.ctx, self.master
         out = PairRound(bounds=list(self.relaxed(duals, constant)))
         error = (ctx.T + 2) / SCALE
@@ -198,8 +200,8 @@ class PairPricer:
             if cp_added >= batch or (max_calls is not None and out.priced >= max_calls):
                 out.complete = False
                 break
-            if control.stopped:
-                out.complete = False
+            if control.stopped or (keep_s is not None and control.remaining < keep_s):
+                out.complete = False  # out of time, or into what later stages need
                 break
             q = ctx.current[q_index][0]
             values = dict(duals.rows)

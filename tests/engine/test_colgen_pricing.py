@@ -134,3 +134,12 @@ def test_closest_current_patterns_match_the_plain_sort():
         near = sorted((-matches(p, q), j) for j, (q, _) in enumerate(ctx.current) if matches(p, q))
         expected |= {(p, j) for _, j in near[:6]}
     assert _closest(ctx, pool, 6) == expected
+
+
+def test_no_bound_yet_closes_no_integrality_gap():
+    """A pricing round whose calls all timed out leaves the bound at -inf: the loop goes on
+    (it raised OverflowError from math.ceil, and the run ended FAILED, under load in CI)."""
+    from constraints.colgen.loop import gap_closed
+
+    assert not gap_closed(12.0, float("-inf"))
+    assert gap_closed(12.0, 11.5) and not gap_closed(12.0, 10.9)

@@ -94,6 +94,17 @@ def test_solver_explanation_names_unit_terms_and_rule_beyond_the_prechecks(kind,
     assert any(f"Without {rule} the demand could be met" in e for e in r.explanation)
 
 
+@pytest.mark.parametrize("kind,lines", [("PGY2", 120), ("PGY1", 60)])
+def test_phase_one_proves_it_before_the_neighbourhood_search_runs(kind, lines):
+    """Greedy lines left short on an impossible plan: phase 1's short look gives the proof,
+    so the neighbourhood search (which cannot succeed there) never starts."""
+    _, r, _ = refuse("subspecialty_demand_conflicts_rule", kind, lines)
+    timing = r.statistics["timing"]
+    assert r.status == "INFEASIBLE"
+    assert "rescue" in timing  # the greedy was short: this is the path under test
+    assert "neighbourhoods" not in timing
+
+
 def test_no_integer_plan_from_the_patterns_is_not_called_infeasible(monkeypatch):
     import constraints.solver as solver
     from constraints.colgen.construct import Constructed
