@@ -128,10 +128,12 @@ def _price_kinds(
     jobs: list[tuple[Lock, int | None, int]],
     phase: str,
     beam: bool,
+    prove: bool = True,
 ) -> _Priced:
     """Beam first for generic lines (many columns), then the exact labelling (the bound, and
     whatever better line the beam missed); CP-SAT only where the labelling is unavailable or
-    gave up with nothing found. Classes go to the labelling alone when it is there."""
+    gave up with nothing found. Classes go to the labelling alone when it is there. Without
+    `prove` (dives: columns, not bounds) a kind the beam found lines for stops there."""
     ctx, stage = master.ctx, master.stage
     error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
     out = _Priced([], 0.0, [], True, 0)
@@ -146,6 +148,10 @@ def _price_kinds(
             found += [p for p, _ in quick]
             best = quick[0][1] if quick else None
         proven = False
+        if found and not prove:
+            out.proven = False
+            out.columns += [(Column(p, cls=cls), const) for p in found]
+            continue
         if labels is not None:
             k = 1 if cls is None else CLASS_COLUMNS
             exact = labels.price(duals.rows, const, TOL, k=k, floor=best, gains=gains)
@@ -192,6 +198,7 @@ def generate(
     beam: bool = True,
     smoothing: float = SMOOTHING,
     known_bound: float = -math.inf,
+    prove: bool = True,
 ) -> CgOutcome:
     """`max_prices` caps the CP-SAT pricing calls (a deterministic budget); `budget_s` is a
     wall-clock budget, ignored in deterministic mode. With a `target`, the loop stops without
@@ -201,7 +208,8 @@ def generate(
     `reserve_s` is a wall-clock safety net kept in both modes: stop while that much of the
     time limit is left for the stages after this one (only a slow machine reaches it).
     `known_bound`: a lower bound proven otherwise (counting), which the returned bound never
-    falls below and which closes the gap as soon as the LP reaches it."""
+    falls below and which closes the gap as soon as the LP reaches it. `prove=False` (dives)
+    prices a kind exactly only when the beam finds nothing for it: no bound comes back."""
     ctx, stage = master.ctx, master.stage
     started = time.monotonic()
     error = (ctx.T + 2) / SCALE  # rounding of CP-SAT's scaled pricing objective
@@ -230,12 +238,12 @@ def generate(
         weight = smooth if center is not None else 0.0
         while True:
             at = center.mix(duals, weight) if center is not None and weight else duals
-            pr = _price_kinds(master, pricers, control, at, jobs, phase, beam)
+            pr = _price_kinds(master, pricers, control, at, jobs, phase, beam, prove)
             prices += pr.prices
             useful = [c for c, _ in pr.columns if _improves(master, duals, c)]
             if at is duals:
                 break
-            if bounded:  # any duals give a bound: keep the best as the next center
+            if bounded and prove:  # any duals give a bound: keep the best as the next center
                 lagrangian = master.dual_objective(at) - pr.penalty
                 lagrangian -= knapsack_penalty(pr.generic, generic_mult)
                 if lagrangian > bound:
@@ -245,7 +253,7 @@ def generate(
             weight = 0.0  # mispricing: the smoothed duals found nothing the LP can use
         added = sum(master.add(c) for c in useful)
         generic_gain = list(pr.generic)
-        exact = bounded
+        exact = bounded and prove  # every kind priced exactly: the Lagrangian bound holds
         if pairs and stage.pairing and ctx.current:
             left = None if max_prices is None else max(1, max_prices - prices)
             pp = pricers.pairs(master).price(
@@ -331,6 +339,7 @@ def dive(
                 phase,
                 max_rounds=rounds_per_step,
                 pairs=False,
+                prove=False,
                 target=target,
             )
             over = target is not None and cg.value is not None and cg.value > target + TOL
