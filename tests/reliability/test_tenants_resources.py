@@ -241,10 +241,12 @@ async def test_rounds_beyond_the_size_limits_fail_fast_naming_the_limit(
 def memory_hungry_plan(lines: int = 5000, terms: int = 13, units: int = 500) -> dict:
     """Within every size limit, but heavy: the most lines, terms and units allowed (6500
     demand rows of the 10 000), and as many distinct current lines to pair against for the
-    stability goal. Measured 2026-12-02 (CLI, 2 cores): uncapped it solves FEASIBLE with a
-    483 MiB peak RSS (more address space); under a 512 MiB RLIMIT_AS the solver aborts
-    (std::bad_alloc) after ~35 s. With 10 units instead it fits in 224 MiB since the engine
-    rework (issue 14)."""
+    stability goal. Measured 2026-12-07 (in-process, 2 cores, malloc arenas capped as the
+    worker's child caps them): uncapped it solves FEASIBLE with a 473 MiB peak RSS and 739 MiB
+    of address space; under a 512 MiB RLIMIT_AS the solver aborts (std::bad_alloc). On the
+    engine of 2026-12-02 with one integer-master worker it fitted under the cap in CI: the
+    exact pairing of 5000 new with 5000 current lines, which stability now uses throughout,
+    is what no longer fits."""
     rng = random.Random(7)
     codes = [f"U{u:02d}" for u in range(units)]
     seen: set[tuple[str, ...]] = set()
