@@ -32,7 +32,7 @@ def prechecks(ctx: Context) -> list[str]:
     out += _term_totals(ctx)
     out += _six_month(ctx)
     if not out:
-        out += _rule_totals(ctx)
+        out += _no_line(ctx) or _rule_totals(ctx)
     return out
 
 

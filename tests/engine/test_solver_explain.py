@@ -120,3 +120,19 @@ def test_no_integer_plan_from_the_patterns_is_not_called_infeasible(monkeypatch)
     assert r.status == "TIMEOUT"
     assert r.explanation == [solver.NOT_FOUND]
     assert not r.lines
+
+
+def test_no_valid_line_names_the_rule_that_rules_every_line_out():
+    """A one-term year under VIC_PGY2: no line has 3 different subspecialties."""
+    doc = generate_plan("PGY2", 20, 3, constraints=[])
+    doc["terms"] = [{"ordinal": 1, "name": "Year", "weeks": 52}]
+    doc["demand"] = [dict(d, term=1) for d in doc["demand"] if d["term"] == 1]
+    doc["units"] = [dict(u, span_terms=1) for u in doc["units"]]
+    doc["locked_lines"], doc["current_lines"] = [], []
+    doc["constraints"] = ["VIC_PGY2"]
+    r = solve(load_plan(doc))
+    assert r.status == "INFEASIBLE"
+    assert any(
+        "VIC_PGY2" in e and "1 term" in e and "3 different subspecialties" in e
+        for e in r.explanation
+    ), r.explanation

@@ -1,0 +1,49 @@
+"""Random plan shapes (constraints/generator/shapes.py): plans our family does not make, solved
+as a user's would be. Each feasible one must come back valid (our checker) with a plan, each
+one without any valid line INFEASIBLE with the rule that rules lines out named."""
+
+from __future__ import annotations
+
+import pytest
+
+from constraints import check, load_plan, solve
+from constraints.generator.shapes import random_plan
+
+SEEDS = range(24)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return {seed: random_plan(seed, most_lines=60) for seed in SEEDS}
+
+
+def test_the_shapes_are_varied(shapes):
+    """Term counts from short to long years, several rule combinations, locks, current
+    lines, windows on the line count, shortfall and plans with no valid line."""
+    docs = [g.doc for g in shapes.values()]
+    terms = {len(d["terms"]) for d in docs}
+    assert min(terms) <= 3 and max(terms) >= 10
+    assert len({tuple(d["constraints"]) for d in docs}) >= 5
+    assert any(d["locked_lines"] for d in docs) and any(d["current_lines"] for d in docs)
+    assert any(d["params"].get("allow_shortfall") for d in docs)
+    assert any(u["kind"] == "leave" for d in docs for u in d["units"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_random_shape_gets_its_answer(shapes, seed):
+    generated = shapes[seed]
+    doc = dict(generated.doc, params=dict(generated.doc["params"], time_limit_s=8))
+    plan = load_plan(doc)
+    result = solve(plan)
+    if not generated.expected.feasible:
+        assert result.status == "INFEASIBLE"
+        assert result.explanation and all(result.explanation)
+        return
+    assert result.status in ("OPTIMAL", "FEASIBLE"), result.explanation
+    report = check(plan, result.lines)
+    assert report.ok, report.violations[:3]
+    witness = check(plan, generated.lines).objective
+    assert result.objective is not None
+    assert result.objective.shortfall <= witness.shortfall
+    if generated.expected.shortfall is not None and result.status == "OPTIMAL":
+        assert result.objective.shortfall == generated.expected.shortfall
