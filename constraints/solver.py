@@ -68,6 +68,7 @@ FEASIBILITY_PROBE_S = 0.5
 # ... then neighbourhood search for as long as the greedy took (at least the minimum), within
 # this share of the time limit (wall clock), before phase 1's LP runs to the end
 NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MIN_S = 0.15, 1.0
+LAST_RESORT_MARGIN_S = 0.2  # the last-resort neighbourhood search stops this short of the limit
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 # the result after the last stage (see _finish_reserve): at most this share of the limit
@@ -139,6 +140,7 @@ class _Run:
         self.rounds: dict[str, int] = {}
         self.master: Master | None = None
         self.explanation: list[str] | None = None  # why this many lines / this fairness
+        self.short_plan: Assignment | None = None  # greedy lines that leave a minimum short
 
     # --- stages ------------------------------------------------------------------------
     def execute(self) -> SolveResult:
@@ -187,6 +189,7 @@ class _Run:
         impossible one. A short look at phase 1 first, since on an impossible plan it is the
         quick proof; then the neighbourhood search, then phase 1 to the end."""
         first = self._construct()
+        self.short_plan = first.short
         if first.plan is None and first.short is not None:
             first.plan = self._rescue(first.short)
         if first.plan is None and first.short is not None:
@@ -255,7 +258,28 @@ class _Run:
             # into an empty stack (slower on 1000 lines: used only when it must succeed).
             penalty = self._context().max_generic + 1
             master.set_stage(Stage(line_cost=1.0, slack_cost=penalty, art_cost=penalty))
-        return self._stage(goal, "lines", target=goal.lower_bound)
+        # Without a plan yet, any plan first: the targeted dive re-prices every step back down
+        # to the bound, which in a 13-term year took the whole minute (80 lines: no plan).
+        target = goal.lower_bound if self.best is not None else None
+        return self._stage(goal, "lines", target=target) or self._last_resort()
+
+    def _last_resort(self) -> bool:
+        """Neither the greedy, its repairs, nor the LP's dives and integer master found a
+        plan: the neighbourhood search resumes from the greedy's lines and keeps trying
+        until the time limit, so a feasible plan does not end with no line while time is
+        left (an 80-line 13-term plan ended TIMEOUT at 38 s of its 60)."""
+        if self.short_plan is None:
+            return False
+        t0 = time.monotonic()
+        deadline = self.control.deadline - LAST_RESORT_MARGIN_S
+        found = search_neighbourhoods(
+            self._context(), self.control, self.short_plan, deadline, patience=None
+        )
+        self.timing["last_resort"] = round(time.monotonic() - t0, 3)
+        if found is None:
+            return False
+        self._keep("lines", found, found.lines, optimal=False)
+        return True
 
     def _proven_by_counting(self, phase: str, bound: int) -> bool:
         """The plan in hand already meets a bound counting proves: no LP is needed."""

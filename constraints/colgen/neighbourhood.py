@@ -30,7 +30,7 @@ from constraints.patterns import Context, Pattern
 
 NEIGHBOURHOOD_LINES = 4  # lines freed per step, to start with (small ones solve in ms)
 NEIGHBOURHOOD_MAX_LINES = 32  # ... doubled after steps that find nothing, up to this
-STEP_WORK_CAP = 0.25  # CP-SAT effort per step (seconds, or deterministic units)
+STEP_WORK_CAP = 0.25  # CP-SAT effort per step of 4 lines (seconds, or deterministic units)
 # consecutive steps that find nothing before the search gives up (phase 1's LP, which
 # follows, needs the time: on tight 4- and 6-term plans no neighbourhood of up to 32 lines
 # helps, and the LP then finds a plan within a second)
@@ -49,16 +49,22 @@ NEW_LINE = _Line(None, ())
 
 
 def search_neighbourhoods(
-    ctx: Context, control: Control, short: Assignment, deadline: float
+    ctx: Context,
+    control: Control,
+    short: Assignment,
+    deadline: float,
+    patience: int | None = FAILED_STEPS,
 ) -> Assignment | None:
-    """Lines that meet every minimum, found from `short` before `deadline`, or None."""
+    """Lines that meet every minimum, found from `short` before `deadline`, or None;
+    `patience`: consecutive steps that find nothing before it gives up (None: never, it
+    runs to the deadline, trying new neighbourhoods of the largest size)."""
     lines = [_Line(None, p) for p, k in short.generic.items() for _ in range(k)]
     lines += [
         _Line(i, p) for i, c in enumerate(short.classes) for p, k in c.items() for _ in range(k)
     ]
     rng = random.Random(control.seed)
     size, failed = NEIGHBOURHOOD_LINES, 0
-    while time.monotonic() < deadline and failed < FAILED_STEPS:
+    while time.monotonic() < deadline and (patience is None or failed < patience):
         missing = _short(ctx, lines)
         if not missing:
             return _assignment(ctx, lines)
@@ -187,7 +193,10 @@ def _resolve(
             missing.append(gap)
     untouched = sum(max(ctx.lo[r] - base[r], 0) for r in ctx.rows if r not in uses)
     m.add(sum(missing) + untouched <= before - 1)  # any improvement will do
-    budget = min(STEP_WORK_CAP, deadline - time.monotonic())
+    # CP-SAT effort in proportion to the lines freed: 32 lines of a 13-term year need about
+    # 2 units to find what 4 lines find in a quarter (an 80-line plan stayed one short)
+    scale = max(1.0, len(chosen) / NEIGHBOURHOOD_LINES)
+    budget = min(STEP_WORK_CAP * scale, deadline - time.monotonic())
     if budget <= 0:
         return None
     out = control.run(m, "construct", time_cap=budget)

@@ -13,6 +13,7 @@ import pytest
 from constraints import check, load_plan, solve
 from constraints.colgen.construct import construct
 from constraints.colgen.repair import repair
+from constraints.generator import Shape, generate_plan
 from constraints.generator.family import FAMILY, build
 from constraints.patterns import Context
 
@@ -45,6 +46,25 @@ def test_a_valid_plan_comes_back_under_a_short_limit(name, limit):
     assert result.status in ("FEASIBLE", "OPTIMAL"), (result.status, result.explanation)
     assert check(plan, result.lines).ok
     assert result.statistics["timing"]["first_solution"] <= limit
+
+
+def test_a_plan_one_unit_short_after_the_greedy_is_completed():
+    """80 lines in a 13-term year under VIC_PGY2 at the most lines allowed: the greedy left
+    one unit-term short and every line in use; the neighbourhood search of 4 to 32 lines
+    found the fix only with CP-SAT effort in proportion to the lines freed (it ended
+    TIMEOUT with no plan after 60 s)."""
+    doc = generate_plan(
+        "PGY2",
+        80,
+        1,
+        constraints=["VIC_PGY2"],
+        shape=Shape(term_weeks=(4,) * 13, hospitals=3, units=50),
+    )
+    doc["params"]["time_limit_s"] = 10
+    plan = load_plan(doc)
+    result = solve(plan)
+    assert result.status in ("FEASIBLE", "OPTIMAL"), (result.status, result.explanation)
+    assert check(plan, result.lines).ok
 
 
 def _price_with_beam(ctx: Context):
