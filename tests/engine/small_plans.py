@@ -66,3 +66,18 @@ def small_plan(weeks=PGY2_WEEKS, constraints=(), **extra) -> Plan:
 def line(label: str, *units: str, locked: tuple[int, ...] = ()) -> SolutionLine:
     """A line from its units in term order (a six-month unit is written twice)."""
     return SolutionLine(label, dict(enumerate(units, 1)), frozenset(locked))
+
+
+def unit_doc(code: str, kind: str = "clinical") -> dict:
+    """A plan-file unit that differs from the others only by its code (and kind)."""
+    return {
+        "code": code,
+        "name": code,
+        "specialty": code,
+        "subspecialty": code,
+        "experiences": ["A"],
+        "kind": kind,
+        "nights": False,
+        "span_terms": 1,
+        "leave_weeks": 0,
+    }

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from controls import deterministic_control
+from small_plans import unit_doc
 
 from constraints import load_plan, solve
 from constraints.bounds_explain import Proven, explain_bounds, line_count_causes
@@ -185,20 +186,6 @@ def test_solve_prints_why_this_many_lines(tmp_path, capsys):
     assert "minimum demand adds up to 22 rotations" in section
 
 
-def unit(code: str, kind: str = "clinical") -> dict:
-    return {
-        "code": code,
-        "name": code,
-        "specialty": code,
-        "subspecialty": code,
-        "experiences": ["A"],
-        "kind": kind,
-        "nights": False,
-        "span_terms": 1,
-        "leave_weeks": 0,
-    }
-
-
 def test_fairness_the_count_cannot_prove_gets_the_lp_reason():
     """3 lines (term 1 adds up to 3); service needs 3 places in all, so counting allows one
     per line, but term 2 has room for one clinical line only: 4 service rotations on 3
@@ -206,7 +193,8 @@ def test_fairness_the_count_cannot_prove_gets_the_lp_reason():
     doc = {
         "name": "fairness by LP",
         "terms": [{"ordinal": t, "name": f"Term {t}", "weeks": 26} for t in (1, 2)],
-        "units": [unit(c, "service") for c in ("S", "S2", "S3")] + [unit("C1"), unit("C2")],
+        "units": [unit_doc(c, "service") for c in ("S", "S2", "S3")]
+        + [unit_doc("C1"), unit_doc("C2")],
         "demand": [
             {"unit": "S", "term": 1, "min": 2, "max": 2},
             {"unit": "C1", "term": 1, "min": 1, "max": 1},
@@ -235,7 +223,7 @@ def test_six_month_rotations_that_must_cover_a_term_count_toward_it():
     doc = {
         "name": "six-month count",
         "terms": [{"ordinal": t, "name": f"Term {t}", "weeks": 17} for t in (1, 2, 3)],
-        "units": [{**unit("X"), "span_terms": 2}, unit("A"), unit("B")],
+        "units": [{**unit_doc("X"), "span_terms": 2}, unit_doc("A"), unit_doc("B")],
         "demand": [
             {"unit": "X", "term": 1, "min": 0, "max": 2},
             {"unit": "X", "term": 2, "min": 2, "max": 2},

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 
 import pytest
+from small_plans import unit_doc
 
 from constraints import load_plan, solve
 from constraints.colgen.closer import bring_closer
@@ -29,20 +30,6 @@ def witness_plan(ctx: Context, lines) -> Assignment:
             lock = tuple(sorted((t, line.rotations[t]) for t in line.locked_terms))
             classes[by_lock[lock]][pattern] += 1
     return Assignment(dict(generic), [dict(c) for c in classes], {})
-
-
-def unit(code: str) -> dict:
-    return {
-        "code": code,
-        "name": code,
-        "specialty": code,
-        "subspecialty": code,
-        "experiences": ["A"],
-        "kind": "clinical",
-        "nights": False,
-        "span_terms": 1,
-        "leave_weeks": 0,
-    }
 
 
 def changes(ctx: Context, plan: Assignment) -> int:
@@ -80,7 +67,7 @@ def test_a_first_plan_at_the_counted_line_minimum_needs_no_lp():
     doc = {
         "name": "exact cover",
         "terms": [{"ordinal": t, "name": f"T{t}", "weeks": 13} for t in range(1, 5)],
-        "units": [unit(u) for u in units],
+        "units": [unit_doc(u) for u in units],
         "demand": [{"unit": u, "term": t, "min": 2, "max": 2} for u in units for t in range(1, 5)],
         "constraints": ["NO_NIGHTS"],
         "params": {"time_limit_s": 10},
