@@ -3,11 +3,13 @@
 They keep one solve inside a worker's memory and time budget; raising one is a deliberate
 change here (and in the README), never a silent one.
 
-Measured 2026-12-01 on the 2-core machine (CLI, one plan, figures in docs/engine.md):
-242 units, 1856 lines (xl_pgy2 with demand doubled): OPTIMAL 1856/1 in 33.5 s, first plan
-3.9 s, peak 134 MiB; 500 units, 30 hospitals, 2000 lines (the generator's g_xxl_t4_state,
-120 s limit): FEASIBLE 2029 lines (bound 1900) at 120 s, first plan 51.7 s, peak 263 MiB.
-Memory is far from a limit; time is not: the limits stay as they are.
+Measured 2026-12-07 on the 2-core machine (figures in docs/engine.md): 500 units, 30
+hospitals, 2000 lines (the generator's g_xxl_t4_state, 120 s limit): first plan 3.6 s, lines
+and fairness proven at 11.9 s, peak 260 MiB; the PGY1 round of the same size proven at
+114 s, peak 179 MiB. At every limit at once (13 terms, 500 units, 5000 lines, 5000 current
+lines; the reliability suite's memory-hungry round): FEASIBLE within its 60 s, peak 473 MiB
+resident. Memory is far from a limit; time is, on 13-term years, whose lines the engine does
+not yet prove within a minute at 120 lines: the limits stay as they are.
 """
 
 from __future__ import annotations
