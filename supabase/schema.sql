@@ -294,7 +294,7 @@ declare
     max_lines constant pg_catalog.numeric := 5000;
     max_seed constant pg_catalog.numeric := 2147483647;
     max_time_limit_s constant pg_catalog.numeric := 3600;
-    problems pg_catalog.text[] := '{}';
+    problems pg_catalog.text[] := '{}'::pg_catalog.text[];
     key pg_catalog.text;
     limit_value pg_catalog.numeric;
     v pg_catalog.jsonb;
