@@ -155,6 +155,24 @@ class LabelSearch:
             for g, _, most in gi:
                 self.group_most[g] = most
         self._multipliers = np.zeros(len(keys))  # warm start for the next call
+        self._pack_label_state()
+
+    def _pack_label_state(self) -> None:
+        """A label's PerGroup sums and Distinct keys as two Python ints (hashed and copied
+        once per label, millions of times per solve on 13 terms): each PerGroup key owns a
+        bit field wide enough for its "at most" (a sum is checked before it is stored, so it
+        never overflows), each Distinct key one bit."""
+        width = {g: max(int(most).bit_length(), 1) for gi in self.group_info for g, _, most in gi}
+        shift, at = {}, 0
+        for g in sorted(width):
+            shift[g], at = at, at + width[g]
+        self.group_fields: list[tuple[tuple[int, int, int, int], ...]] = [
+            tuple((shift[g], m, most, (1 << width[g]) - 1) for g, m, most in gi)
+            for gi in self.group_info
+        ]
+        self.distinct_bits: list[tuple[tuple[int, int], ...]] = [
+            tuple((c, 1 << kid) for c, kid in di) for di in self.distinct_info
+        ]
 
     # --- resource states ----------------------------------------------------------------
     def _build_states(self) -> None:
@@ -277,15 +295,20 @@ class LabelSearch:
             return SearchOutcome([], root, True, 0)
         T = self.T
         least = self.distinct_least
-        charge = relaxed.multipliers
+        # per call, not per label: each term's slices of the gains and bounds, and what
+        # each rotation is charged at these multipliers (paid back from the label's room)
+        steps = [
+            [(idx, pos, to, penalised[idx], gain[idx], ub[to], plain[to]) for idx, pos, to in nxt]
+            for nxt in self.nxt
+        ]
+        gain_of = gain.tolist()
+        paid_of = self._charged(relaxed.multipliers, len(gain)).tolist()
         heap: list[tuple[float, tuple[int, ...]]] = []  # the k best (value, rotations) found
         seen: dict[tuple, float] = {}
         # (term, state index, value, multipliers paid back for the room left, group sums,
         # distinct keys, distinct counts, rotations)
-        Label = tuple[int, int, float, float, tuple, frozenset, tuple[int, ...], tuple[int, ...]]
-        stack: list[Label] = [
-            (1, 0, constant, relaxed.room, (), frozenset(), tuple(0 for _ in least), ())
-        ]
+        Label = tuple[int, int, float, float, int, int, tuple[int, ...], tuple[int, ...]]
+        stack: list[Label] = [(1, 0, constant, relaxed.room, 0, 0, tuple(0 for _ in least), ())]
         nodes = 0
         while stack:
             threshold = heap[0][0] if len(heap) >= k else start
@@ -311,20 +334,24 @@ class LabelSearch:
                 continue  # an equal label with at least this value was expanded: dominated
             seen[key] = v
             nodes += 1
-            children = []
-            for idx, pos, to in self.nxt[t]:
+            children: list[tuple[float, int, int, int]] = []
+            for idx, pos, to, pen, gn, ub_to, plain_to in steps[t]:
                 row = pos[s]
-                vals = v + np.minimum(
-                    room + penalised[idx] + ub[to][row], gain[idx] + plain[to][row]
-                )
-                for j in np.flatnonzero(vals > threshold):
-                    children.append((float(vals[j]), int(idx[j]), int(row[j]), to))
+                vals = v + np.minimum(room + pen + ub_to[row], gn + plain_to[row])
+                js = np.flatnonzero(vals > threshold)
+                if len(js):
+                    children += zip(
+                        vals[js].tolist(),
+                        idx[js].tolist(),
+                        row[js].tolist(),
+                        [to] * len(js),
+                        strict=True,
+                    )
             children.sort()  # ascending: the best child is popped first
             for _, r, ns, to in children:
                 child = self._child(groups, keys, counts, r, T - to + 1)
                 if child is not None:
-                    paid = sum(charge[g] * m for g, m, _ in self.group_info[r])
-                    label = (to, ns, v + float(gain[r]), room - paid, *child, (*path, r))
+                    label = (to, ns, v + gain_of[r], room - paid_of[r], *child, (*path, r))
                     stack.append(label)
         found = self._patterns(heap)
         return SearchOutcome(found, found[0][1] if found else min(root, start), True, nodes)
@@ -356,11 +383,12 @@ class LabelSearch:
         self._multipliers = best.multipliers
         return best
 
+    def _charged(self, u: np.ndarray, n: int) -> np.ndarray:
+        """Per rotation, its PerGroup measures priced at the multipliers u."""
+        return np.bincount(self._g_rot, weights=u[self._g_key] * self._g_measure, minlength=n)
+
     def _relaxed(self, gain: np.ndarray, constant: float, u: np.ndarray) -> _Relaxed:
-        charged = np.bincount(
-            self._g_rot, weights=u[self._g_key] * self._g_measure, minlength=len(gain)
-        )
-        penalised = gain - charged
+        penalised = gain - self._charged(u, len(gain))
         ub = self.upper(penalised)
         room = float(u @ self.group_most)
         root = float(ub[1][0]) + room + constant if len(self.states[1]) else NEG
@@ -386,27 +414,23 @@ class LabelSearch:
                 use[g] += m
         return use
 
-    def _child(self, groups: tuple, keys: frozenset, counts: tuple[int, ...], r: int, left: int):
-        """The PerGroup sums and Distinct keys after rotation r, or None when a PerGroup
-        "at most" is exceeded or a Distinct "at least" can no longer be reached with the
-        `left` terms that remain."""
-        gi = self.group_info[r]
-        if gi:
-            d = dict(groups)
-            for gid, m, most in gi:
-                x = d.get(gid, 0) + m
-                if x > most:
-                    return None
-                d[gid] = x
-            groups = tuple(sorted(d.items()))
-        di = self.distinct_info[r]
+    def _child(self, groups: int, keys: int, counts: tuple[int, ...], r: int, left: int):
+        """The PerGroup sums and Distinct keys (packed, see `_pack_label_state`) after
+        rotation r, or None when a PerGroup "at most" is exceeded or a Distinct "at least"
+        can no longer be reached with the `left` terms that remain."""
+        for shift, m, most, mask in self.group_fields[r]:
+            if ((groups >> shift) & mask) + m > most:
+                return None
+            groups += m << shift
+        di = self.distinct_bits[r]
         if di:
-            fresh = [(c, kid) for c, kid in di if kid not in keys]
-            if fresh:
-                keys = keys | {kid for _, kid in fresh}
-                bumped = list(counts)
-                for c, _ in fresh:
+            bumped = None
+            for c, bit in di:
+                if not keys & bit:
+                    keys |= bit
+                    bumped = bumped or list(counts)
                     bumped[c] += 1
+            if bumped is not None:
                 counts = tuple(bumped)
             least = self.distinct_least
             if any(c + left < n for c, n in zip(counts, least, strict=True)):
