@@ -19,7 +19,7 @@ import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from constraints.colgen.space import Choice, Space
+from constraints.colgen.space import Choice, GroupField, Space, packed_fields
 from constraints.patterns import Pattern
 from constraints.rotations import Rotation
 from constraints.rules import Distinct, PerGroup, Total
@@ -40,8 +40,8 @@ class _State(NamedTuple):  # a tuple, not a frozen dataclass: millions are made 
     value: float
     path: tuple[int, ...]  # representatives taken so far
     totals: tuple[int, ...]  # per Total clause
-    groups: dict[int, int]  # (PerGroup clause, key) index -> its sum so far (never mutated)
-    seen: frozenset[int]  # (Distinct clause, key) indices touched
+    groups: int  # the PerGroup sums so far, packed (see `space.packed_fields`)
+    seen: int  # the Distinct keys touched, one bit each
     distinct: tuple[int, ...]  # per Distinct clause: keys touched
     load: int  # service-or-nights rotations
 
@@ -51,8 +51,8 @@ class _Info:
     """A representative's contribution to every clause, precomputed once."""
 
     measures: tuple[int, ...]
-    groups: tuple[tuple[int, int, int], ...]  # (group index, measure, at most)
-    distinct: tuple[tuple[int, int], ...]  # (clause, key index)
+    groups: tuple[GroupField, ...]  # its PerGroup sums' bit fields
+    distinct: tuple[tuple[int, int], ...]  # (clause, the key's bit)
     load: int
     span: int
 
@@ -68,31 +68,46 @@ class BeamSearch:
         self.groups: list[PerGroup] = [c for c in clauses if isinstance(c, PerGroup)]
         self.distinct: list[Distinct] = [c for c in clauses if isinstance(c, Distinct)]
         self.cap = max_load
-        self._keys: dict[tuple[int, str], int] = {}
         self.by_start: dict[int, list[int]] = {t: [] for t in range(1, self.T + 1)}
         for i, r in enumerate(space.reps):
             if max_load is not None and r.unit.is_service_or_nights and max_load < 1:
                 continue
             self.by_start[r.start].append(i)
-        self.info = [self._info(r) for r in space.reps]
+        self.info = self._infos(space.reps)
         self.at_most = [(k, c.at_most) for k, c in enumerate(self.totals) if c.at_most is not None]
         self.at_least = [
             (k, c.at_least) for k, c in enumerate(self.totals) if c.at_least is not None
         ]
         self.rest = self._most_from()
 
-    def _info(self, r: Rotation) -> _Info:
-        keys = self._keys
-        groups = tuple(
-            (keys.setdefault((k, c.key(r)), len(keys)), c.measure(r), c.at_most)
-            for k, c in enumerate(self.groups)
-            if c.measure(r)
-        )
-        distinct = tuple(
-            (k, keys.setdefault((-1 - k, c.key(r)), len(keys))) for k, c in enumerate(self.distinct)
-        )
-        measures = tuple(c.measure(r) for c in self.totals)
-        return _Info(measures, groups, distinct, int(r.unit.is_service_or_nights), len(r.terms))
+    def _infos(self, reps: list[Rotation]) -> list[_Info]:
+        keys: dict[tuple[int, str], int] = {}
+        groups = [
+            tuple(
+                (keys.setdefault((k, c.key(r)), len(keys)), c.measure(r), c.at_most)
+                for k, c in enumerate(self.groups)
+                if c.measure(r)
+            )
+            for r in reps
+        ]
+        distinct = [
+            tuple(
+                (k, keys.setdefault((-1 - k, c.key(r)), len(keys)))
+                for k, c in enumerate(self.distinct)
+            )
+            for r in reps
+        ]
+        fields, bits = packed_fields(groups, distinct)
+        return [
+            _Info(
+                tuple(c.measure(r) for c in self.totals),
+                fields[i],
+                bits[i],
+                int(r.unit.is_service_or_nights),
+                len(r.terms),
+            )
+            for i, r in enumerate(reps)
+        ]
 
     def _most_from(self) -> list[list[int]]:
         """rest[t-1][i]: the most of Total i that terms t..T can still add (ignoring rules)."""
@@ -126,8 +141,8 @@ class BeamSearch:
             constant,
             (),
             tuple(0 for _ in self.totals),
-            {},
-            frozenset(),
+            0,
+            0,
             tuple(0 for _ in self.distinct),
             0,
         )
@@ -200,26 +215,22 @@ class BeamSearch:
             if totals[k] + rest[k] < least:
                 return None
         groups = s.groups
-        if info.groups:
-            groups = dict(groups)
-            for key, m, most in info.groups:
-                v = groups.get(key, 0) + m
-                if v > most:
-                    return None
-                groups[key] = v
+        for shift, m, most, mask in info.groups:
+            if ((groups >> shift) & mask) + m > most:
+                return None
+            groups += m << shift
         seen, distinct = s.seen, s.distinct
         if info.distinct:
             counts = list(distinct)
-            new = set()
-            for k, key in info.distinct:
-                if key not in seen:
+            for k, bit in info.distinct:
+                if not seen & bit:
                     counts[k] += 1
-                    new.add(key)
+                    seen |= bit
             left = self.T - (t + info.span - 1)
             for k, c in enumerate(self.distinct):
                 if counts[k] + left < c.at_least:
                     return None
-            seen, distinct = seen | new, tuple(counts)
+            distinct = tuple(counts)
         return _State(s.value + g, (*s.path, rep), totals, groups, seen, distinct, load)
 
     def _complete(self, s: _State) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constraints.colgen.space import Space
+from constraints.colgen.space import Space, packed_fields
 from constraints.rotations import Rotation
 from constraints.rules import Clause, Distinct, PerGroup, Total
 
@@ -155,24 +155,8 @@ class LabelSearch:
             for g, _, most in gi:
                 self.group_most[g] = most
         self._multipliers = np.zeros(len(keys))  # warm start for the next call
-        self._pack_label_state()
-
-    def _pack_label_state(self) -> None:
-        """A label's PerGroup sums and Distinct keys as two Python ints (hashed and copied
-        once per label, millions of times per solve on 13 terms): each PerGroup key owns a
-        bit field wide enough for its "at most" (a sum is checked before it is stored, so it
-        never overflows), each Distinct key one bit."""
-        width = {g: max(int(most).bit_length(), 1) for gi in self.group_info for g, _, most in gi}
-        shift, at = {}, 0
-        for g in sorted(width):
-            shift[g], at = at, at + width[g]
-        self.group_fields: list[tuple[tuple[int, int, int, int], ...]] = [
-            tuple((shift[g], m, most, (1 << width[g]) - 1) for g, m, most in gi)
-            for gi in self.group_info
-        ]
-        self.distinct_bits: list[tuple[tuple[int, int], ...]] = [
-            tuple((c, 1 << kid) for c, kid in di) for di in self.distinct_info
-        ]
+        # a label keeps its PerGroup sums and Distinct keys packed into two ints
+        self.group_fields, self.distinct_bits = packed_fields(self.group_info, self.distinct_info)
 
     # --- resource states ----------------------------------------------------------------
     def _build_states(self) -> None:
@@ -415,7 +399,7 @@ class LabelSearch:
         return use
 
     def _child(self, groups: int, keys: int, counts: tuple[int, ...], r: int, left: int):
-        """The PerGroup sums and Distinct keys (packed, see `_pack_label_state`) after
+        """The PerGroup sums and Distinct keys (packed, see `packed_fields`) after
         rotation r, or None when a PerGroup "at most" is exceeded or a Distinct "at least"
         can no longer be reached with the `left` terms that remain."""
         for shift, m, most, mask in self.group_fields[r]:
