@@ -413,7 +413,7 @@ def explain(ctx: Context, control: Control, master=None) -> list[str]:
     from constraints.colgen import Pricers, generate
     from constraints.colgen.master import Column, Master, Stage
 
-    out = prechecks(ctx) or _uncompletable(ctx) or _no_line(ctx) or _rule_totals(ctx)
+    out = prechecks(ctx) or _uncompletable(ctx)  # prechecks include the no-line and rule totals
     if out:
         return out
 
