@@ -12,10 +12,12 @@ same master within their own small budget, which the stability stage leaves free
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from constraints import explain
 from constraints.bounds_explain import Proven, ServiceNightCount, counting_only, explain_bounds
@@ -58,6 +60,9 @@ CONSTRUCT_MARGIN_S = 0.05
 # the greedy's CP-SAT fallback needs a good line, not a proof: a short cap (1000 lines: 85
 # fallbacks took ~0.6 s each uncapped)
 GREEDY_CP_SAT_CAP = 0.1
+# ... and the labelling before it a good line, not the best: it stops after this many labels
+# with the best line found so far (a 12-term year: 0.14 s a call at the proofs' limit)
+GREEDY_LABEL_NODES = 2000
 # the rescue's integer master (greedy lines that leave a minimum short) needs a plan, not
 # a proof: this share of the time limit in CP-SAT deterministic time
 RESCUE_WORK_SHARE = 0.02
@@ -69,6 +74,7 @@ FEASIBILITY_PROBE_S = 0.5
 # this share of the time limit (wall clock), before phase 1's LP runs to the end
 NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MIN_S = 0.15, 1.0
 LAST_RESORT_MARGIN_S = 0.2  # the last-resort neighbourhood search stops this short of the limit
+LAST_RESORT_SHARE = 0.3  # of the time limit, kept for it while the lines stage has no plan
 GREEDY_LOADS = (1, 2)  # the greedy tries lines with at most 1, then 2 service/nights first
 STABILITY_RESERVE = 0.25
 # the result after the last stage (see _finish_reserve): at most this share of the limit
@@ -77,6 +83,8 @@ CLOSER_SHARE = 0.05  # of the time limit, at most, for each local search toward 
 # "Why this many lines / this fairness" (bounds_explain): its own small wall-clock budget,
 # a share of the time limit, never closer to the limit than the margin.
 EXPLAIN_SHARE, EXPLAIN_MAX_S, EXPLAIN_MARGIN_S = 0.05, 5.0, 0.1
+_R = TypeVar("_R")
+
 NOT_FOUND = (
     "No plan was found, but none was proven impossible either: the demand can be met in the "
     "linear relaxation, yet no whole-line plan came out of the line patterns generated within "
@@ -210,10 +218,27 @@ class _Run:
         allow = self.plan.params.allow_shortfall
         master.set_stage(Stage(slack_cost=0.0 if allow else 1.0, art_cost=1.0))
         reserve = None if budget_s is None else self.control.remaining - budget_s
-        cg = self._cg(master, self.pricers, "feasibility", stop_above=TOL, reserve_s=reserve)
+        with self._lp_deadline(budget_s):
+            cg = self._cg(master, self.pricers, "feasibility", stop_above=TOL, reserve_s=reserve)
         if cg.bound > TOL:
             return explain.explain(self._context(), self.control, master)
         return []
+
+    @contextlib.contextmanager
+    def _lp_deadline(self, budget_s: float | None) -> Iterator[None]:
+        """With a budget, every LP solve also stops when it is spent: the budget's loop
+        checks between solves, and the first GLOP solve of a 1000-line six-term plan took
+        1.6 s of a 0.5 s probe (a solve stopped early leaves the stage undecided)."""
+        master = self._master()
+        if budget_s is None:
+            yield
+            return
+        before, end = master.deadline, time.monotonic() + budget_s
+        master.deadline = lambda: min(self.control.deadline, end)
+        try:
+            yield
+        finally:
+            master.deadline = before
 
     def _shortfall(self) -> bool:
         """allow_shortfall: the least missing minimum demand, before everything else."""
@@ -227,7 +252,21 @@ class _Run:
         return self.values.get("shortfall", 0) if self.plan.params.allow_shortfall else 0
 
     def _lines(self) -> bool:
-        """The fewest lines; the LP value is the proven bound."""
+        """The fewest lines; the LP value is the proven bound. Without a plan yet but with
+        greedy lines to search from, the LP and its dives leave the last resort a share of
+        the time limit (a 13-term 88-line plan's LP took all of its 10 s: no plan at all,
+        where the neighbourhood search finds one in about a second)."""
+        allow, short_cap = self.plan.params.allow_shortfall, self._short_cap()
+        counted = self._context().least_generic_lines(short_cap if allow else 0)
+        if self.best is not None and self.best.lines <= counted:
+            return self._proven_by_counting("lines", counted)
+        if self.best is not None or self.short_plan is None:
+            return self._lines_lp(counted)
+        reserve = LAST_RESORT_SHARE * self.plan.params.time_limit_s
+        return self._reserving(reserve, lambda: self._lines_lp(counted)) or self._last_resort()
+
+    def _lines_lp(self, counted: int) -> bool:
+        """The lines LP from the counting bound up, then its dive and integer master."""
         master, allow, short_cap = (
             self._master(),
             self.plan.params.allow_shortfall,
@@ -242,9 +281,6 @@ class _Run:
                 shortfall_cap=short_cap,
             )
         )
-        counted = self._context().least_generic_lines(short_cap if allow else 0)
-        if self.best is not None and self.best.lines <= counted:
-            return self._proven_by_counting("lines", counted)
         cg = self._cg(master, self.pricers, "lines", known_bound=counted)
         goal = Goal(
             "lines",
@@ -261,7 +297,22 @@ class _Run:
         # Without a plan yet, any plan first: the targeted dive re-prices every step back down
         # to the bound, which in a 13-term year took the whole minute (80 lines: no plan).
         target = goal.lower_bound if self.best is not None else None
-        return self._stage(goal, "lines", target=target) or self._last_resort()
+        return self._stage(goal, "lines", target=target)
+
+    def _reserving(self, reserve_s: float, stage: Callable[[], _R]) -> _R | None:
+        """`stage` under a deadline `reserve_s` before the real one; None when that
+        deadline stopped it (a cancel still stops the solve)."""
+        control = self.control
+        deadline = control.deadline
+        control.deadline = deadline - reserve_s
+        try:
+            return stage()
+        except Stopped:
+            if control.cancelled:
+                raise
+            return None
+        finally:
+            control.deadline = deadline
 
     def _last_resort(self) -> bool:
         """Neither the greedy, its repairs, nor the LP's dives and integer master found a
@@ -420,16 +471,8 @@ class _Run:
         cut short there keeps its best plan (status FEASIBLE) and the sentences still come.
         (The explanations run after it: their LP dives add columns that, tried before it,
         sent the stability dive of m_pgy2_current_locked into a 45 s integer master.)"""
-        control = self.control
-        deadline = control.deadline
-        control.deadline = deadline - self._explain_budget(control.remaining)
-        try:
-            self._stability()
-        except Stopped:
-            if control.cancelled:
-                raise
-        finally:
-            control.deadline = deadline
+        reserve = self._explain_budget(self.control.remaining)
+        self._reserving(reserve, self._stability)
 
     def _explain_budget(self, remaining: float) -> float:
         limit = self.plan.params.time_limit_s
@@ -521,19 +564,19 @@ class _Run:
     def _best_line(
         self, lock: Lock, values: dict, starts: dict, floor: float, least_load: int = 0
     ) -> list[tuple[Pattern, float]]:
-        """The beam's best lines for these values, else the exact labelling's best, else
-        CP-SAT's where the labelling gives up (both exact on the row values; they ignore the
-        start bonuses)."""
+        """The beam's best lines for these values, else the labelling's best line within
+        its node limit, else CP-SAT's where the labelling stops with none (both on the row
+        values alone: they ignore the start bonuses)."""
         caps = [c for c in GREEDY_LOADS if c >= least_load]
         for cap in (*caps, None):  # fair lines first: fairness then starts low
             found = self.pricers.beam(lock, cap).price(values, 0.0, floor, starts)
             if found:
                 return found
-        labels = self.pricers.labels(lock)  # exact and about a millisecond a call
+        labels = self.pricers.labels(lock, proving=False)
         if labels is not None:
-            exact = labels.price(values, 0.0, floor)
-            if exact.optimal:  # the best line, or none found: no line beats floor
-                return exact.found[:1]
+            good = labels.price(values, 0.0, floor, node_limit=GREEDY_LABEL_NODES, proving=False)
+            if good.found or good.optimal:  # a good line, or proof that none beats floor
+                return good.found[:1]
         out = self.pricers.get(lock=lock).price(
             self.control, values, 0.0, phase="construct", time_cap=GREEDY_CP_SAT_CAP
         )

@@ -69,7 +69,6 @@ class Control:
         self.cancel = cancel or CancelToken()
         self.reporter = reporter
         self.started = started
-        self.timed_out = False
         self._current: cp_model.CpSolver | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -99,9 +98,9 @@ class Control:
 
     @property
     def stopped(self) -> bool:
-        if self.remaining <= 0:
-            self.timed_out = True
-        return self.cancelled or self.timed_out
+        """Cancelled, or past the deadline as it stands now (the solver moves it back to
+        keep time for a later stage, then restores it)."""
+        return self.cancelled or self.remaining <= 0
 
     def check(self) -> None:
         if self.stopped:

@@ -76,12 +76,13 @@ class KindLabels(_Kind):
         floor: float | None = None,
         node_limit: int = LABEL_NODE_LIMIT,
         gains: np.ndarray | None = None,
+        proving: bool = True,
     ) -> LabelOutcome:
         """The best `k` lines of the kind worth more than `eps` (see `LabelSearch.search`),
         as concrete lines."""
         choice = self.choice(values, None, gains)
         out = self.search.search(
-            choice.gain, constant, eps, k=k, floor=floor, node_limit=node_limit
+            choice.gain, constant, eps, k=k, floor=floor, node_limit=node_limit, proving=proving
         )
         found = [(self.space.pattern(path, choice), v) for path, v in out.found]
         return LabelOutcome(found, out.bound, out.optimal, out.nodes)

@@ -262,14 +262,17 @@ class LabelSearch:
         k: int = 1,
         floor: float | None = None,
         node_limit: int = LABEL_NODE_LIMIT,
+        proving: bool = True,
     ) -> SearchOutcome:
         """The best `k` valid lines whose value (gains along the line plus `constant`)
         exceeds `eps`, as paths of representatives, best first. `floor`: the value of a line
         known to exist (e.g. the beam's best): lines at or below it are not searched for.
-        Representatives with gain -inf are never taken (the kind may not use them)."""
+        Representatives with gain -inf are never taken (the kind may not use them).
+        `proving=False`: a caller that wants a good line, not a proof; its give-ups do not
+        count toward `worth_it`."""
         if not self.available:
             raise RuntimeError("no labelling for this plan: its resource states are too many")
-        self.calls += 1
+        self.calls += proving
         start = eps if floor is None else max(eps, floor)
         plain = self.upper(gain)  # the resource DP alone: at some labels the tighter bound
         relaxed = self._tightened(gain, constant, start)
@@ -297,7 +300,7 @@ class LabelSearch:
         while stack:
             threshold = heap[0][0] if len(heap) >= k else start
             if nodes >= node_limit:  # give up: everything still open is bounded by its ub
-                self.gave_up += 1
+                self.gave_up += proving
                 rest = max(
                     v + min(room + float(ub[t][s]), float(plain[t][s]))
                     for t, s, v, room, *_ in stack

@@ -59,14 +59,16 @@ class Pricers:
             self._beams[cap] = BeamSearch(self.space, max_load=cap)
         return KindBeam(self.space, self.space.allowed(lock), self._beams[cap])
 
-    def labels(self, lock: Lock = (), cap: int | None = None) -> KindLabels | None:
+    def labels(
+        self, lock: Lock = (), cap: int | None = None, *, proving: bool = True
+    ) -> KindLabels | None:
         """The exact labelling for this kind, or None where the plan has too many states
-        or its searches give up too often to be worth a call."""
+        or (for a proof: `proving`) its searches give up too often to be worth a call."""
         if cap not in self._labels:
             search = LabelSearch(self.space, max_load=cap)
             self._labels[cap] = search if search.available else None
         kept = self._labels[cap]
-        if kept is None or not kept.worth_it:
+        if kept is None or (proving and not kept.worth_it):
             return None
         return KindLabels(self.space, self.space.allowed(lock), kept)
 
