@@ -263,7 +263,9 @@ class _Run:
         if self.best is not None or self.short_plan is None:
             return self._lines_lp(counted)
         reserve = LAST_RESORT_SHARE * self.plan.params.time_limit_s
-        return self._reserving(reserve, lambda: self._lines_lp(counted)) or self._last_resort()
+        done = self._reserving(reserve, lambda: self._lines_lp(counted))
+        # a dive may have kept a plan before the early deadline stopped it
+        return bool(done) or self.best is not None or self._last_resort()
 
     def _lines_lp(self, counted: int) -> bool:
         """The lines LP from the counting bound up, then its dive and integer master."""
