@@ -13,9 +13,10 @@ and by our checker, and for public plans lines/fairness/changes against best_kno
 did not end INFEASIBLE, or a child that failed. `--witnesses` instead checks every family
 plan's constructed lines (its known valid plan) by validate.py and by our checker.
 
-Times come from the result's statistics["timing"] where the engine reports them; otherwise
-they are derived from the progress callback (marked `*`): first report with an objective, and
-the first report of a stage whose objective meets its bound.
+Times come from the result's statistics["timing"]; a stage counts as proven only where its
+statistics["proven"] says so (its progress reports carry LP values as well as plans, so an
+LP value that meets the bound proves nothing). A first plan the timing lacks is taken from
+the first progress report with an objective, marked `*`.
 """
 
 from __future__ import annotations
@@ -160,15 +161,10 @@ def _timings(o: Outcome) -> None:
         o.first_s = "-"  # progress reports carry LP values too: no lines, no plan
     else:
         o.first_s = _fmt(first) if first is not None else _first_event(events)
-    if proven.get("lines") and "lines_done_at" in timing:
-        o.lines_s = _fmt(timing["lines_done_at"])
-    else:
-        o.lines_s = _proven_event(events, "lines")
+    lines_at = timing.get("lines_done_at")
+    o.lines_s = _fmt(lines_at) if proven.get("lines") and lines_at is not None else "no"
     fair = timing.get("fairness_done_at", timing.get("fairness_bound_at"))
-    if proven.get("fairness") and fair is not None:
-        o.fairness_s = _fmt(fair)
-    else:
-        o.fairness_s = _proven_event(events, "fairness")
+    o.fairness_s = _fmt(fair) if proven.get("fairness") and fair is not None else "no"
 
 
 def _fmt(seconds: float) -> str:
@@ -178,21 +174,6 @@ def _fmt(seconds: float) -> str:
 def _first_event(events: list[dict]) -> str:
     hit = next((e["t"] for e in events if e["objective"] is not None), None)
     return "-" if hit is None else _fmt(hit) + "*"
-
-
-def _proven_event(events: list[dict], phase: str) -> str:
-    hit = next(
-        (
-            e["t"]
-            for e in events
-            if e["phase"] == phase
-            and e["objective"] is not None
-            and e["bound"] is not None
-            and e["objective"] <= e["bound"]
-        ),
-        None,
-    )
-    return "no" if hit is None else _fmt(hit) + "*"
 
 
 def _validate(o: Outcome, solution_path: Path) -> None:
