@@ -12,7 +12,7 @@ import pytest
 
 from constraints.checker import check, explain_line
 from constraints.generator import ALL_VARIANTS, VARIANTS, demo_plan, family, generate, generate_plan
-from constraints.loading import PlanError, load_plan
+from constraints.loading import load_plan
 from constraints.rotations import read_line
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plan.json"
@@ -141,17 +141,6 @@ UNIT_TEST_LINES = 200  # larger members are checked by benchmarks/bench_engine.p
 SMALL_MEMBERS = [m.name for m in family.members(UNIT_TEST_LINES)]
 
 
-def load_or_xfail(doc):
-    """Load a family plan; the loader on main still refuses unusable six-month units."""
-    try:
-        return load_plan(doc)
-    except PlanError as exc:
-        unusable = any(u["code"].startswith("CLP6-") for u in doc["units"])
-        if unusable and "needs two consecutive open terms" in str(exc):
-            pytest.xfail("the loader refuses an unusable six-month unit (issue 14, item 1)")
-        raise
-
-
 # validate.py's own validate(), run in one child process for every small member (one process
 # per plan would spend most of its time importing scipy)
 VALIDATE_ALL = """
@@ -227,13 +216,13 @@ def test_family_member_loads_and_its_witness_is_valid(name, validated):
     )
     if not generated.expected.feasible:
         assert generated.expected.cause
-        load_or_xfail(doc)
+        load_plan(doc)  # impossible, not malformed: it loads (the solve says INFEASIBLE)
         return
     code, summary = validated[name]
     assert (code, summary["valid"]) == (0, True), summary
     shortfall = sum(s["missing"] for s in summary.get("shortfall", []))
     assert shortfall == (generated.expected.shortfall or 0)
-    report = check(load_or_xfail(doc), generated.lines)
+    report = check(load_plan(doc), generated.lines)
     assert report.violations == []
     assert report.objective.lines == member.lines == summary["lines"]
     assert report.objective.shortfall == shortfall
