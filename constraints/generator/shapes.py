@@ -65,6 +65,7 @@ SPECIALTIES = {
 }
 KIND_WEIGHTS = {"clinical": 80, "service": 10, "non_clinical": 6, "leave": 4}
 PATTERN_TRIES = 3  # CP-SAT draws per pattern wanted (duplicates are dropped)
+PATTERN_WORK = 0.05  # CP-SAT deterministic time per draw (its own effort unit, not seconds)
 
 
 def random_plan(seed: int, *, most_lines: int = 400) -> GeneratedPlan:
@@ -201,7 +202,9 @@ def _patterns(rng: random.Random, skeleton: dict, lines: int) -> list[tuple[str,
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = attempt
-        solver.parameters.max_time_in_seconds = 0.5
+        # deterministic effort, not wall-clock time: a solve the clock stopped returned
+        # whatever it had, so one seed gave different plans from run to run
+        solver.parameters.max_deterministic_time = PATTERN_WORK
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if not found:
