@@ -151,15 +151,11 @@ def _rule_words(clause: Clause) -> str:
 def _line_exists(ctx: Context, clauses: Sequence[Clause]) -> bool | None:
     """Some line of open units obeys `clauses` (demand aside); None: CP-SAT could not tell
     within a second."""
+    from constraints.colgen.pricing import post_line  # local: off the prechecks' path
+
     m = cp_model.CpModel()
-    choices = [(r, m.new_bool_var("")) for r in ctx.candidates]
-    for t in ctx.plan.ordinals:
-        covering = [x for r, x in choices if t in r.terms]
-        if not covering:
-            return False
-        m.add_exactly_one(covering)
-    for clause in clauses:
-        clause.post(m, choices)
+    if post_line(m, ctx.candidates, ctx.plan.ordinals, clauses) is None:
+        return False
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = 1.0
     solver.parameters.num_workers = 1

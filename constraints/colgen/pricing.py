@@ -13,7 +13,7 @@ join several lines through the demand rows (neighbourhood search, the generator)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from constraints.colgen.control import Control
 from constraints.colgen.space import Choice, Space
 from constraints.patterns import Context, Lock, Pattern
 from constraints.rotations import Rotation
+from constraints.rules import Clause
 
 PRICING_TIME_CAP = 5.0  # seconds (deterministic units in deterministic mode) per pricing call
 SCALE = 10_000  # CP-SAT wants integer objective coefficients; duals are scaled and rounded
@@ -52,18 +53,30 @@ def line_choices(ctx: Context, m: cp_model.CpModel, lock: Lock = ()) -> Choices 
     rule it cannot meet from demand it cannot fit). None when some term has no rotation
     left: no line of this kind exists."""
     locked = dict(lock)
-    choices = [
-        (r, m.new_bool_var(f"x[{r.unit.code}@{r.start}]"))
+    rotations = [
+        r
         for r in ctx.candidates
         if all(locked.get(t, r.unit.code) == r.unit.code for t in r.terms)
         and (locked or all(ctx.hi.get((r.unit.code, t), 0) > 0 for t in r.terms))
     ]
-    for t in ctx.plan.ordinals:
+    return post_line(m, rotations, ctx.plan.ordinals, ctx.clauses)
+
+
+def post_line(
+    m: cp_model.CpModel,
+    rotations: Sequence[Rotation],
+    terms: Iterable[int],
+    clauses: Iterable[Clause],
+) -> Choices | None:
+    """A line over `rotations` in model m: a Boolean per rotation, each term covered by
+    exactly one, `clauses` posted. None when some term has no rotation."""
+    choices = [(r, m.new_bool_var(f"x[{r.unit.code}@{r.start}]")) for r in rotations]
+    for t in terms:
         covering = [x for r, x in choices if t in r.terms]
         if not covering:
             return None
         m.add_exactly_one(covering)
-    for clause in ctx.clauses:
+    for clause in clauses:
         clause.post(m, choices)
     return choices
 
