@@ -66,6 +66,7 @@ SPECIALTIES = {
 KIND_WEIGHTS = {"clinical": 80, "service": 10, "non_clinical": 6, "leave": 4}
 PATTERN_TRIES = 3  # CP-SAT draws per pattern wanted (duplicates are dropped)
 PATTERN_WORK = 0.05  # CP-SAT deterministic time per draw (its own effort unit, not seconds)
+PATTERN_WORK_MOST = 200.0  # ... up to this for the first draw, which must decide (`_draw`)
 
 
 def random_plan(seed: int, *, most_lines: int = 400) -> GeneratedPlan:
@@ -199,16 +200,10 @@ def _patterns(rng: random.Random, skeleton: dict, lines: int) -> list[tuple[str,
         if choices is None:
             return []
         m.maximize(sum(round(100 * (popular[r.unit.code] + rng.random())) * x for r, x in choices))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = attempt
-        # deterministic effort, not wall-clock time: a solve the clock stopped returned
-        # whatever it had, so one seed gave different plans from run to run
-        solver.parameters.max_deterministic_time = PATTERN_WORK
-        status = solver.solve(m)
+        status, solver = _draw(m, attempt, decided=not found)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            if not found:
-                return []
+            if not found and status == cp_model.INFEASIBLE:
+                return []  # proven: no line obeys the rules
             break
         pattern = [""] * ctx.T
         for r, x in choices:
@@ -219,6 +214,25 @@ def _patterns(rng: random.Random, skeleton: dict, lines: int) -> list[tuple[str,
         if len(found) >= wanted:
             break
     return list(found)
+
+
+def _draw(
+    m: cp_model.CpModel, attempt: int, *, decided: bool
+) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
+    """One CP-SAT draw under deterministic effort, not wall-clock time (a solve the clock
+    stopped returned whatever it had, so one seed gave different plans from run to run).
+    `decided`: the first draw must find a line or prove there is none, so its effort grows
+    until it does (an undecided draw once made a feasible 13-term plan "no valid line")."""
+    work = PATTERN_WORK
+    while True:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = attempt
+        solver.parameters.max_deterministic_time = work
+        status = solver.solve(m)
+        if not decided or status != cp_model.UNKNOWN or work >= PATTERN_WORK_MOST:
+            return status, solver
+        work *= 4
 
 
 def _draw_lines(

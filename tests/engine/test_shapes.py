@@ -38,6 +38,16 @@ def test_a_seed_always_draws_the_same_plan():
     assert first.doc == again.doc
 
 
+def test_no_valid_line_only_when_proven():
+    """A 13-term VIC_PGY1 shape (`--shapes --seed 2`, the 32nd) whose first witness draw
+    ran out of CP-SAT effort undecided was written as "no valid line exists", and the
+    engine then found a valid plan for it: only a proof of infeasibility may say so."""
+    generated = random_plan(2 * 100_000 + 31)
+    assert len(generated.doc["terms"]) == 13
+    assert generated.expected.feasible
+    assert generated.lines  # its witness, checked valid by random_plan itself
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_random_shape_gets_its_answer(shapes, seed):
     generated = shapes[seed]
